@@ -1,0 +1,368 @@
+"""`OneCycle` and `CLR`: callbacks that wire the package's schedules into `model.fit`.
+
+The callbacks resolve how many steps the fit runs, build the schedules from `keras_one_cycle_clr.schedules`
+for that length, and install them into the optimizer's compiled step through
+`keras_one_cycle_clr.hyperparams`. They keep no step counter of their own: the optimizer's `iterations`
+says where the cycle stands. What they add on top is observation: `log` (every `record_frq`
+iterations), `log_ep` (every epoch) and `learning_rate` / `momentum` in the epoch logs.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import keras
+import numpy as np
+from keras import ops
+
+from keras_one_cycle_clr import _checks, _data, hyperparams, schedules
+
+
+class _PolicyCallback(keras.callbacks.Callback):
+    """What OneCycle and CLR share: step resolution, installation, recording."""
+
+    # The batch-end hook only records what it is given; every state change happens in begin hooks,
+    # so Keras may dispatch batch ends on its background thread.
+    async_safe = True
+
+    def __init__(self, momentum_range, reset_on_train_begin, record_frq, verbose):
+        super().__init__()
+        self.momentum_range = _checks.check_momentum_range("momentum_range", momentum_range)
+        self.reset_on_train_begin = _checks.check_bool("reset_on_train_begin", reset_on_train_begin)
+        self.record_frq = _checks.check_count("record_frq", record_frq)
+        self.verbose = bool(verbose)
+        self.log_ep = {}
+        self._records = {}
+        self._cycle_steps = None  # the length of the current cycle in optimizer steps
+        self._cycle_start = None  # the optimizer step at which the current cycle began
+        self._injection = None
+
+    # -- schedules -------------------------------------------------------------------------------
+    def _build_schedules(self, total_steps):
+        """{"lr": schedule, "momentum": schedule or None} for a cycle of `total_steps` steps."""
+        raise NotImplementedError
+
+    def _cycle_length(self, fit_steps):
+        """The cycle length, in steps, for a fit of `fit_steps` steps."""
+        return fit_steps
+
+    def schedule_values(self, n_iter):
+        """The learning rate and momentum that training applies at steps `0 .. n_iter - 1`.
+
+        Args:
+            n_iter: A Python int. The total number of training steps (epochs x steps per epoch).
+
+        Returns:
+            `{"lr": np.ndarray, "momentum": np.ndarray or None}`, each of shape `(n_iter,)`.
+        """
+        n_iter = _checks.check_count("n_iter", n_iter)
+        built = self._build_schedules(self._cycle_length(n_iter))
+        return {
+            "lr": schedules.evaluate(built["lr"], n_iter),
+            "momentum": None if built["momentum"] is None else schedules.evaluate(built["momentum"], n_iter),
+        }
+
+    def test_run(self, n_iter=None):
+        """Plots the learning rate (and momentum) against the iteration; returns the Figure.
+
+        Args:
+            n_iter: A Python int. The number of iterations to show. Defaults to the length of the last
+                fit's cycle, or 1000 before any fit.
+        """
+        from keras_one_cycle_clr import plot
+
+        if n_iter is None:
+            n_iter = self._cycle_steps or 1000
+        return plot.plot_schedule(self.schedule_values(n_iter))
+
+    # -- records ---------------------------------------------------------------------------------
+    @property
+    def log(self):
+        """Per-iteration records, every `record_frq` iterations: `{"iter": [...], "lr": [...], ...}`.
+
+        Metric values are those Keras reports at the end of that batch (running means over the epoch).
+        """
+        table = {}
+        for iteration in sorted(self._records):
+            for key, value in self._records[iteration].items():
+                table.setdefault(key, []).append(value)
+        return table
+
+    def _value_at(self, name, iteration):
+        values = self._values[name]
+        if values is None:
+            return None
+        return float(values[min(max(iteration, 0), len(values) - 1)])
+
+    # -- Keras hooks -----------------------------------------------------------------------------
+    def on_train_begin(self, logs=None):
+        steps = self.params.get("steps")
+        if steps is None:
+            msg = (
+                f"{type(self).__name__} needs the number of batches per epoch, which Keras does not "
+                "know for this input. Pass `steps_per_epoch` to `model.fit`."
+            )
+            raise ValueError(msg)
+        optimizer = self.model.optimizer
+        self._momentum_attribute = (
+            None if self.momentum_range is None else hyperparams.momentum_attribute(optimizer)
+        )
+        if self.reset_on_train_begin or self._cycle_steps is None:
+            self._cycle_steps = self._cycle_length(self.params["epochs"] * steps)
+            self._cycle_start = None
+            self._records = {}
+            self.log_ep = {}
+        self._values = self.schedule_values(self._cycle_steps)
+        self._steps = steps
+        self._first_epoch = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+        if self._first_epoch is None:
+            self._install(epoch)
+
+    def _install(self, epoch):
+        # The first epoch of this fit: the counter tells where training stands, also after a resume
+        # with `initial_epoch`. Installing here, before the first step, lets the trace see it all.
+        self._first_epoch = epoch
+        iterations = int(ops.convert_to_numpy(self.model.optimizer.iterations))
+        if self._cycle_start is None:
+            self._cycle_start = iterations - epoch * self._steps
+        self._fit_start_position = iterations - self._cycle_start
+        self._steps_per_execution = int(getattr(self.model, "steps_per_execution", 1) or 1)
+        tables = {"learning_rate": self._values["lr"]}
+        if self._momentum_attribute is not None:
+            tables[self._momentum_attribute] = self._values["momentum"]
+        self._injection = hyperparams.ScheduleInjection(
+            self.model.optimizer, tables, start_step=self._cycle_start
+        )
+        self._injection.install()
+        self.model.make_train_function(force=True)
+
+    def _position(self, epoch, batch):
+        return self._fit_start_position + (epoch - self._first_epoch) * self._steps + batch
+
+    def on_train_batch_begin(self, batch, logs=None):
+        start = self._position(self._epoch, batch)
+        if start + self._steps_per_execution >= self._cycle_steps:
+            self.model.stop_training = True
+
+    def on_train_batch_end(self, batch, logs=None):
+        end = self._position(self._epoch, batch)
+        previous = end - self._steps_per_execution
+        if end // self.record_frq == previous // self.record_frq:
+            return
+        iteration = end // self.record_frq * self.record_frq
+        record = {"iter": iteration, "lr": self._value_at("lr", iteration)}
+        if self.momentum_range is not None:
+            record["momentum"] = self._value_at("momentum", iteration)
+        record.update(logs or {})
+        self._records[iteration] = record
+
+    def on_epoch_end(self, epoch, logs=None):
+        last_step = int(ops.convert_to_numpy(self.model.optimizer.iterations)) - 1
+        values = {"learning_rate": self._value_at("lr", last_step - self._cycle_start)}
+        if self.momentum_range is not None:
+            values["momentum"] = self._value_at("momentum", last_step - self._cycle_start)
+        if logs is not None:
+            logs.update(values)
+        self.log_ep.setdefault("epoch", []).append(epoch)
+        self.log_ep.setdefault("lr", []).append(values["learning_rate"])
+        for key, value in {**values, **(logs or {})}.items():
+            if key != "learning_rate":
+                self.log_ep.setdefault(key, []).append(value)
+        if self.verbose:
+            shown = ", ".join(f"{k}={v:.3e}" for k, v in values.items())
+            sys.stdout.write(f"{type(self).__name__} epoch {epoch}: {shown}\n")
+
+    def on_train_end(self, logs=None):
+        if self._injection is not None:
+            self._injection.remove()
+            self._injection = None
+            # The compiled step still carries the tables: the next fit must trace a fresh one.
+            self.model.train_function = None
+
+
+class OneCycle(_PolicyCallback):
+    """The one-cycle policy as a callback: one `fit` call is one cycle.
+
+    The learning rate rises from `lr_range[0]` to `lr_range[1]` over the first
+    `phase_one_fraction` of the fit's steps (epochs x steps per epoch), then anneals to `final_lr`;
+    momentum (`momentum` of SGD and RMSprop, `beta_1` of the Adam family) goes the other way,
+    `momentum_range[0] -> [1] -> [0]`. Both are computed inside the compiled train step from the
+    optimizer's step counter, on every backend. Training stops when the cycle ends.
+
+    `anneal="linear"` and `three_phase=True` follow `torch.optim.lr_scheduler.OneCycleLR`: with
+    `lr_range=(max_lr / div_factor, max_lr)`, `final_lr=max_lr / div_factor / final_div_factor`,
+    `phase_one_fraction=pct_start` and `momentum_range=(max_momentum, base_momentum)`, both give the
+    same learning rate and momentum at every step.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> import keras_one_cycle_clr as kclr
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    >>> model.compile(keras.optimizers.SGD(momentum=0.9), "mse")
+    >>> ocp = kclr.OneCycle(lr_range=(0.01, 0.1), momentum_range=(0.95, 0.85))
+    >>> history = model.fit(np.ones((64, 4)), np.ones((64, 1)), epochs=2, callbacks=[ocp], verbose=0)
+    >>> sorted(k for k in history.history if k != "loss")
+    ['learning_rate', 'momentum']
+
+    Args:
+        lr_range: A pair of Python floats `(start, peak)`, `0 < start < peak`.
+        momentum_range: A pair of Python floats in [0, 1) `(start, low)`, or None to leave momentum
+            alone. Defaults to None.
+        phase_one_fraction: A Python float in (0, 1) (below 0.5 with `three_phase`): the fraction of
+            the cycle spent rising. Defaults to 0.3.
+        reset_on_train_begin: A Python bool. True: every `fit` call is a new cycle. False: a later
+            `fit` continues the cycle where the previous one stopped. Defaults to True.
+        record_frq: A Python int >= 1. Record into `log` every this many iterations. Defaults to 10.
+        verbose: Print the learning rate and momentum at the end of every epoch. Defaults to False.
+        final_lr: A Python float >= 0. The learning rate at the end of the cycle. Defaults to 0.0.
+        anneal: `"cos"` or `"linear"`. Defaults to `"cos"`.
+        three_phase: A Python bool: PyTorch's three-phase variant. Defaults to False.
+
+    Raises:
+        ValueError, TypeError: for an argument outside the ranges above, at construction; at the
+            start of `fit` for an input of unknown length without `steps_per_epoch`, or an
+            optimizer without momentum buffers (`SGD(momentum=0.0)`) given a `momentum_range`.
+    """
+
+    def __init__(
+        self,
+        lr_range,
+        momentum_range=None,
+        phase_one_fraction=0.3,
+        reset_on_train_begin=True,
+        record_frq=10,
+        verbose=False,
+        *,
+        final_lr=0.0,
+        anneal="cos",
+        three_phase=False,
+    ):
+        super().__init__(momentum_range, reset_on_train_begin, record_frq, verbose)
+        self.lr_range = _checks.check_lr_range("lr_range", lr_range)
+        self.phase_one_fraction = _checks.check_fraction("phase_one_fraction", phase_one_fraction)
+        self.final_lr = _checks.check_number("final_lr", final_lr, low=0.0)
+        self.anneal = _checks.check_choice("anneal", anneal, ("cos", "linear"))
+        self.three_phase = _checks.check_bool("three_phase", three_phase)
+        if three_phase and self.phase_one_fraction >= 0.5:
+            _checks.fail("phase_one_fraction", "in (0, 0.5) when three_phase=True", phase_one_fraction)
+
+    def _build_schedules(self, total_steps):
+        shape = {
+            "total_steps": total_steps,
+            "pct_start": self.phase_one_fraction,
+            "anneal": self.anneal,
+            "three_phase": self.three_phase,
+        }
+        lr = schedules.OneCycleSchedule(*self.lr_range, self.final_lr, **shape)
+        momentum = None
+        if self.momentum_range is not None:
+            start, low = self.momentum_range
+            momentum = schedules.OneCycleSchedule(start, low, start, **shape)
+        return {"lr": lr, "momentum": momentum}
+
+
+class CLR(_PolicyCallback):
+    """Cyclical learning rates as a callback: `cyc` cycles over the steps of one `fit` call.
+
+    Every cycle rises from `lr_range[0]` to `lr_range[1]` over its first `phase_one_fraction` and
+    falls back; momentum goes the other way. `mode="cosine"` is the 2019 library's shape, with
+    `amplitude_fn(cycle_index)` scaling each cycle's height; `"triangular"`, `"triangular2"` and
+    `"exp_range"` (with `gamma`) are the CLR paper's (https://arxiv.org/abs/1506.01186). With
+    `phase_one_fraction=0.5` they match `torch.optim.lr_scheduler.CyclicLR` with
+    `step_size_up = total_steps / (2 * cyc)`.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> import keras_one_cycle_clr as kclr
+    >>> clr = kclr.CLR(cyc=3, lr_range=(1e-2 / 5, 1e-2), momentum_range=(0.95, 0.85),
+    ...                amplitude_fn=lambda x: np.power(1.0 / 3, x))
+    >>> values = clr.schedule_values(600)  # new cycles start at iterations 0, 200 and 400
+    >>> [round(float(values["lr"][i]), 4) for i in (0, 200, 400)]
+    [0.002, 0.002, 0.002]
+
+    Args:
+        cyc: A Python int >= 1. The number of cycles in one fit.
+        lr_range: A pair of Python floats `(base, peak)`, `0 < base < peak`.
+        momentum_range: A pair of Python floats in [0, 1) `(start, low)`, or None. Defaults to None.
+        phase_one_fraction: A Python float in (0, 1): the rising fraction of each cycle.
+            Defaults to 0.3.
+        amplitude_fn: A callable taking the cycle index (0, 1, ...) and returning a float >= 0 that
+            scales that cycle's height, or None. Only with `"cosine"` and `"triangular"`. It is
+            called once per cycle when the callback is created. Defaults to None.
+        reset_on_train_begin: A Python bool. Defaults to True.
+        record_frq: A Python int >= 1. Defaults to 10.
+        verbose: Defaults to False.
+        mode: One of `"cosine"`, `"triangular"`, `"triangular2"`, `"exp_range"`. Defaults to
+            `"cosine"`.
+        gamma: A Python float in (0, 1]: the per-step decay of `"exp_range"`. Defaults to 1.0.
+
+    Raises:
+        ValueError, TypeError: for an argument outside the ranges above.
+    """
+
+    def __init__(
+        self,
+        cyc,
+        lr_range,
+        momentum_range=None,
+        phase_one_fraction=0.3,
+        amplitude_fn=None,
+        reset_on_train_begin=True,
+        record_frq=10,
+        verbose=False,
+        *,
+        mode="cosine",
+        gamma=1.0,
+    ):
+        super().__init__(momentum_range, reset_on_train_begin, record_frq, verbose)
+        self.cyc = _checks.check_count("cyc", cyc)
+        self.lr_range = _checks.check_lr_range("lr_range", lr_range)
+        self.phase_one_fraction = _checks.check_fraction("phase_one_fraction", phase_one_fraction)
+        self.mode = _checks.check_choice("mode", mode, schedules.CYCLIC_MODES)
+        self.gamma = _checks.check_number("gamma", gamma, low=0.0, high=1.0, low_inclusive=False)
+        if amplitude_fn is not None and not callable(amplitude_fn):
+            _checks.fail("amplitude_fn", "a callable f(cycle_index) -> float", amplitude_fn, TypeError)
+        if amplitude_fn is not None and self.mode in ("triangular2", "exp_range"):
+            _checks.fail("amplitude_fn", f"None with mode={mode!r} (it sets the amplitude)", amplitude_fn)
+        self.amplitude_fn = amplitude_fn
+        self._amplitudes = None
+        if amplitude_fn is not None:
+            self._amplitudes = [
+                _checks.check_number(f"amplitude_fn({i})", _as_float(amplitude_fn(i)), low=0.0)
+                for i in range(self.cyc)
+            ]
+
+    def _build_schedules(self, total_steps):
+        shape = {
+            "cycle_steps": total_steps / self.cyc,
+            "pct_up": self.phase_one_fraction,
+            "mode": self.mode,
+            "gamma": self.gamma,
+            "amplitudes": self._amplitudes,
+        }
+        lr = schedules.CyclicSchedule(*self.lr_range, **shape)
+        momentum = None
+        if self.momentum_range is not None:
+            momentum = schedules.CyclicSchedule(*self.momentum_range, **shape)
+        return {"lr": lr, "momentum": momentum}
+
+    def find_n_epoch(self, dataset, batch_size=None):
+        """The fewest epochs for which every one of the `cyc` cycles spans whole epochs: `cyc`.
+
+        The fit's `epochs` set the cycle length (`epochs / cyc` epochs per cycle); any multiple of the
+        value returned keeps cycle boundaries on epoch boundaries. `dataset` (NumPy arrays with
+        `batch_size`, `PyDataset`, `tf.data.Dataset`, torch `DataLoader`) is checked to have a known
+        number of batches, which the callback needs.
+        """
+        _data.steps_per_epoch(dataset, batch_size)
+        return self.cyc
+
+
+def _as_float(value):
+    array = np.asarray(value)
+    return float(array) if array.shape == () and np.issubdtype(array.dtype, np.number) else value
