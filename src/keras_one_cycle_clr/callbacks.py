@@ -13,7 +13,6 @@ import sys
 
 import keras
 import numpy as np
-from keras import ops
 
 from keras_one_cycle_clr import _checks, _data, hyperparams, schedules
 
@@ -112,6 +111,15 @@ class _PolicyCallback(keras.callbacks.Callback):
             self._cycle_start = None
             self._records = {}
             self.log_ep = {}
+        elif self._cycle_start is not None:
+            done = int(optimizer.iterations.numpy()) - self._cycle_start
+            if done >= self._cycle_steps:
+                msg = (
+                    f"This {type(self).__name__} callback's cycle of {self._cycle_steps} steps has "
+                    f"ended ({done} steps run). Use a new callback, or reset_on_train_begin=True, "
+                    "to train another cycle."
+                )
+                raise ValueError(msg)
         self._values = self.schedule_values(self._cycle_steps)
         self._steps = steps
         self._first_epoch = None
@@ -125,7 +133,7 @@ class _PolicyCallback(keras.callbacks.Callback):
         # The first epoch of this fit: the counter tells where training stands, also after a resume
         # with `initial_epoch`. Installing here, before the first step, lets the trace see it all.
         self._first_epoch = epoch
-        iterations = int(ops.convert_to_numpy(self.model.optimizer.iterations))
+        iterations = int(self.model.optimizer.iterations.numpy())
         if self._cycle_start is None:
             self._cycle_start = iterations - epoch * self._steps
         self._fit_start_position = iterations - self._cycle_start
@@ -140,6 +148,8 @@ class _PolicyCallback(keras.callbacks.Callback):
         self.model.make_train_function(force=True)
 
     def _position(self, epoch, batch):
+        # With steps_per_execution, Keras reports the end of a short last chunk past the epoch's end.
+        batch = min(batch, self._steps - 1)
         return self._fit_start_position + (epoch - self._first_epoch) * self._steps + batch
 
     def on_train_batch_begin(self, batch, logs=None):
@@ -154,15 +164,15 @@ class _PolicyCallback(keras.callbacks.Callback):
             return
         iteration = end // self.record_frq * self.record_frq
         record = {"iter": iteration, "lr": self._value_at("lr", iteration)}
-        if self.momentum_range is not None:
+        if self._momentum_attribute is not None:
             record["momentum"] = self._value_at("momentum", iteration)
         record.update(logs or {})
         self._records[iteration] = record
 
     def on_epoch_end(self, epoch, logs=None):
-        last_step = int(ops.convert_to_numpy(self.model.optimizer.iterations)) - 1
+        last_step = int(self.model.optimizer.iterations.numpy()) - 1
         values = {"learning_rate": self._value_at("lr", last_step - self._cycle_start)}
-        if self.momentum_range is not None:
+        if self._momentum_attribute is not None:
             values["momentum"] = self._value_at("momentum", last_step - self._cycle_start)
         if logs is not None:
             logs.update(values)

@@ -158,7 +158,7 @@ class ScheduleInjection:
     def install(self):
         """Routes the optimizer's `apply` through the tables. Replaces an earlier injection."""
         self.optimizer.__dict__.pop("apply", None)
-        self._learning_rate_before = ops.convert_to_numpy(self.optimizer._learning_rate)
+        self._learning_rate_before = self.optimizer._learning_rate.numpy()
         self.optimizer.__dict__["apply"] = self._apply
 
     def remove(self):
@@ -179,7 +179,7 @@ class ScheduleInjection:
 
     def _current_values(self):
         if _TORCH:  # eager: one host read of the counter, then plain floats
-            return self.values_at(ops.convert_to_numpy(self.optimizer.iterations))
+            return self.values_at(self.optimizer.iterations.numpy())
         index = ops.clip(
             ops.cast(self.optimizer.iterations, "int32") - self.start_step, 0, self.num_steps - 1
         )
