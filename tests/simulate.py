@@ -9,7 +9,7 @@ import numpy as np
 
 def sgd(w0, lrs, momenta, nesterov=False):
     w, m, out = float(w0), 0.0, []
-    for lr, mu in zip(lrs, momenta, strict=False):
+    for lr, mu in zip(lrs, momenta, strict=True):
         g = 2.0 * w
         m = mu * m - lr * g
         w = w + (mu * m - lr * g if nesterov else m)
@@ -19,7 +19,7 @@ def sgd(w0, lrs, momenta, nesterov=False):
 
 def adam(w0, lrs, beta_1s, beta_2=0.999, epsilon=1e-7):
     w, m, v, out = float(w0), 0.0, 0.0, []
-    for t, (lr, b1) in enumerate(zip(lrs, beta_1s, strict=False), start=1):
+    for t, (lr, b1) in enumerate(zip(lrs, beta_1s, strict=True), start=1):
         g = 2.0 * w
         alpha = lr * np.sqrt(1 - beta_2**t) / (1 - b1**t)
         m = m + (g - m) * (1 - b1)

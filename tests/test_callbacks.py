@@ -157,7 +157,7 @@ def test_second_fit_with_a_new_callback_runs_a_new_cycle():
     recorder, history = fit(model, [second], epochs=2)
     values = second.schedule_values(2 * STEPS_PER_EPOCH)
     w, m, expected = w_start, momentum_buffer, []
-    for lr, mu in zip(values["lr"], values["momentum"], strict=False):
+    for lr, mu in zip(values["lr"], values["momentum"], strict=True):
         m = mu * m - lr * 2 * w
         w += m
         expected.append(w)
