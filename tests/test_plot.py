@@ -1,0 +1,44 @@
+"""Plots show exactly the values that train, without a display and without pyplot."""
+
+import subprocess
+import sys
+
+import numpy as np
+
+import keras_one_cycle_clr as kclr
+from keras_one_cycle_clr import plot
+
+
+def test_test_run_draws_the_schedule_values(tmp_path):
+    policy = kclr.OneCycle((0.01, 0.1), (0.95, 0.85))
+    fig = policy.test_run()
+    lr_axis, momentum_axis = fig.axes
+    values = policy.schedule_values(1000)  # the seed's default length
+    np.testing.assert_array_equal(lr_axis.lines[0].get_ydata(), values["lr"])
+    np.testing.assert_array_equal(momentum_axis.lines[0].get_ydata(), values["momentum"])
+    assert lr_axis.get_ylabel() == "learning rate"
+    assert momentum_axis.get_ylabel() == "momentum"
+    fig.savefig(tmp_path / "schedule.png")
+    assert (tmp_path / "schedule.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_test_run_without_momentum_has_one_axis_and_uses_n_iter():
+    fig = kclr.CLR(3, (0.002, 0.01)).test_run(600)
+    (axis,) = fig.axes
+    assert len(axis.lines[0].get_ydata()) == 600
+
+
+def test_plot_schedule_on_a_given_axis_puts_momentum_on_a_twin():
+    from matplotlib.figure import Figure
+
+    ax = Figure().subplots()
+    values = kclr.CLR(2, (0.002, 0.01), (0.95, 0.85)).schedule_values(100)
+    fig = plot.plot_schedule(values, ax=ax)
+    assert fig is ax.figure
+    assert len(fig.axes) == 2
+
+
+def test_importing_the_package_leaves_the_plot_module_unloaded():
+    # Keras itself may load matplotlib; what the package controls is that its plotting stays lazy.
+    code = "import sys, keras_one_cycle_clr; sys.exit('keras_one_cycle_clr.plot' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], check=False, capture_output=True).returncode == 0
