@@ -18,7 +18,8 @@ def cos_anneal(start, end, pct):
 
 def linear_anneal(start, end, pct):
     """A straight line from `start` (pct=0) to `end` (pct=1)."""
-    return start + (end - start) * pct
+    # Weighted form rather than start + (end - start) * pct: exact at both ends in float32.
+    return start * (1.0 - pct) + end * pct
 
 
 ANNEALERS = {"cos": cos_anneal, "linear": linear_anneal}

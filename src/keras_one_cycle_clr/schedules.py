@@ -83,7 +83,8 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
     >>> optimizer = keras.optimizers.SGD(learning_rate=schedule, momentum=0.9)
 
     Args:
-        initial_value: A Python float. The value at step 0.
+        initial_value: A Python float. The value at step 0 (unless the first phase is shorter than
+            one step, `pct_start * total_steps < 1`, where step 0 is already past it, as in PyTorch).
         peak_value: A Python float. The value at the end of the first phase.
         final_value: A Python float. The value at the last step and after.
         total_steps: A Python int. The length of the cycle in optimizer steps.
@@ -228,6 +229,8 @@ class CyclicSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.mode = _checks.check_choice("mode", mode, CYCLIC_MODES)
         self.gamma = _checks.check_number("gamma", gamma, low=0.0, high=1.0, low_inclusive=False)
         if amplitudes is not None:
+            if isinstance(amplitudes, (str, bytes)) or not hasattr(amplitudes, "__len__"):
+                _checks.fail("amplitudes", "a list of floats >= 0, or None", amplitudes, TypeError)
             if mode in ("triangular2", "exp_range"):
                 _checks.fail("amplitudes", f"None with mode={mode!r}, which sets its own", amplitudes)
             if len(amplitudes) == 0:

@@ -1,0 +1,247 @@
+"""The `keras-one-cycle-clr` command (also `python -m keras_one_cycle_clr`).
+
+Subcommands:
+
+- `demo`: one cycle against a constant learning rate on scikit-learn's digits; see
+  `keras_one_cycle_clr.demo`.
+- `plot-schedule one-cycle|clr`: plots the learning rate (and momentum) that `OneCycle` or `CLR`
+  would apply over a given number of steps.
+
+Invalid arguments end the command with exit status 2 and one line, `error: <message>`, on stderr;
+the message is the library's own, which names the argument (`lr_range` for `--lr-min`/`--lr-max`,
+and so on: every option's help names the argument it sets). The backend is Keras's usual
+`KERAS_BACKEND` environment variable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import keras_one_cycle_clr
+from keras_one_cycle_clr import demo, schedules
+from keras_one_cycle_clr.callbacks import CLR, OneCycle
+
+PROG = "keras-one-cycle-clr"
+USAGE_ERROR = 2
+RUNTIME_ERROR = 1
+
+
+class _UsageError(Exception):
+    """A bad command line; `main` reports it on one line and returns 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors reach `main` instead of exiting the process."""
+
+    def error(self, message):
+        raise _UsageError(message)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Runs the command line `argv`.
+
+    Args:
+        argv: The arguments after the program name, as a list of strings. Defaults to
+            `sys.argv[1:]`.
+
+    Returns:
+        The exit status: 0 on success, 2 for invalid arguments (reported as one `error: ...` line on
+        stderr), 1 when the command could not finish (a missing optional dependency, an unwritable
+        output path).
+    """
+    parser = build_parser()
+    try:
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exit_request:  # --help and --version, which have already printed
+            return exit_request.code if isinstance(exit_request.code, int) else 0
+        return args.run(args)
+    except _UsageError as error:
+        _report(error)
+        return USAGE_ERROR
+    except (ImportError, OSError) as error:
+        _report(error)
+        return RUNTIME_ERROR
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `keras-one-cycle-clr` command.
+
+    Returns:
+        An `argparse.ArgumentParser` whose parsed namespace has a `run(args) -> int` attribute, the
+        subcommand to call.
+    """
+    parser = _Parser(
+        prog=PROG,
+        description="One-cycle policy and cyclical learning rates for Keras 3. "
+        "The backend is chosen by the KERAS_BACKEND environment variable.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {keras_one_cycle_clr.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo_parser = commands.add_parser(
+        "demo",
+        help="train one cycle and a constant learning rate on scikit-learn's digits",
+        description="Trains a small MLP on scikit-learn's digits with OneCycle and with a constant "
+        "learning rate, and writes schedule.png, loss_curves.png and summary.json to --out.",
+    )
+    demo_parser.add_argument(
+        "--out", default=demo.DEFAULT_OUT, help=f"output directory (default: {demo.DEFAULT_OUT})"
+    )
+    demo_parser.add_argument(
+        "--epochs",
+        type=_count(1),
+        default=None,
+        help=f"epochs of each run (default: {demo.DEFAULT_EPOCHS}, {demo.QUICK_EPOCHS} with --quick)",
+    )
+    demo_parser.add_argument(
+        "--seed",
+        type=_count(0),
+        default=demo.DEFAULT_SEED,
+        help=f"seed of the data split and the initial weights (default: {demo.DEFAULT_SEED})",
+    )
+    demo_parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
+    demo_parser.set_defaults(run=_run_demo)
+
+    plot_parser = commands.add_parser(
+        "plot-schedule",
+        help="plot the learning rate and momentum of OneCycle or CLR",
+        description="Plots the learning rate (and momentum) that a OneCycle or CLR callback applies "
+        "at every step of a fit of --steps steps.",
+    )
+    policies = plot_parser.add_subparsers(dest="policy", required=True, metavar="POLICY")
+    common = _Parser(add_help=False)
+    common.add_argument(
+        "--steps", type=_count(1), required=True, help="training steps: epochs x steps per epoch"
+    )
+    common.add_argument("--lr-min", type=float, required=True, help="lr_range[0]: the lowest learning rate")
+    common.add_argument("--lr-max", type=float, required=True, help="lr_range[1]: the peak learning rate")
+    common.add_argument(
+        "--momentum-start",
+        type=float,
+        default=None,
+        help="momentum_range[0]: the momentum at the start (with --momentum-low; default: no momentum)",
+    )
+    common.add_argument(
+        "--momentum-low",
+        type=float,
+        default=None,
+        help="momentum_range[1]: the momentum at the peak learning rate (with --momentum-start)",
+    )
+    common.add_argument(
+        "--phase-one-fraction",
+        type=float,
+        default=0.3,
+        help="phase_one_fraction: the rising fraction of a cycle (default: 0.3)",
+    )
+    common.add_argument("--out", required=True, help="the image file to write, e.g. schedule.png")
+
+    one_cycle = policies.add_parser(
+        "one-cycle",
+        parents=[common],
+        help="the one-cycle policy (OneCycle)",
+        description="The learning rate rises from --lr-min to --lr-max over the first "
+        "--phase-one-fraction of the steps, then anneals to --final-lr; momentum goes the other way.",
+    )
+    one_cycle.add_argument(
+        "--final-lr", type=float, default=0.0, help="final_lr: the learning rate at the end (default: 0)"
+    )
+    one_cycle.add_argument("--anneal", default="cos", help="anneal: cos or linear (default: cos)")
+    one_cycle.add_argument("--three-phase", action="store_true", help="three_phase: PyTorch's variant")
+    one_cycle.set_defaults(run=_run_plot_schedule)
+
+    clr = policies.add_parser(
+        "clr",
+        parents=[common],
+        help="cyclical learning rates (CLR)",
+        description="--cycles cycles over the steps, each rising from --lr-min towards --lr-max over "
+        "its first --phase-one-fraction and falling back; momentum goes the other way.",
+    )
+    clr.add_argument("--cycles", type=int, default=1, help="cyc: the number of cycles (default: 1)")
+    clr.add_argument(
+        "--mode",
+        default="cosine",
+        help="mode: one of " + ", ".join(schedules.CYCLIC_MODES) + " (default: cosine)",
+    )
+    clr.add_argument(
+        "--gamma", type=float, default=1.0, help="gamma: exp_range's decay per step (default: 1)"
+    )
+    clr.set_defaults(run=_run_plot_schedule)
+    return parser
+
+
+def _count(minimum):
+    """An argparse type: an integer >= `minimum`."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            msg = f"must be an integer >= {minimum}, got {text!r}"
+            raise argparse.ArgumentTypeError(msg)
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+def _report(error):
+    message = " ".join(str(error).split()) or type(error).__name__
+    sys.stderr.write(f"error: {message}\n")
+
+
+def _run_demo(args):
+    demo.run_demo(args.out, epochs=args.epochs, seed=args.seed, quick=args.quick)
+    return 0
+
+
+def _policy(args):
+    """The OneCycle or CLR callback the arguments describe; the library checks every value."""
+    if (args.momentum_start is None) != (args.momentum_low is None):
+        msg = "--momentum-start and --momentum-low go together: give both or neither"
+        raise _UsageError(msg)
+    momentum_range = None if args.momentum_start is None else (args.momentum_start, args.momentum_low)
+    lr_range = (args.lr_min, args.lr_max)
+    try:
+        if args.policy == "one-cycle":
+            return OneCycle(
+                lr_range,
+                momentum_range,
+                args.phase_one_fraction,
+                final_lr=args.final_lr,
+                anneal=args.anneal,
+                three_phase=args.three_phase,
+            )
+        return CLR(
+            args.cycles, lr_range, momentum_range, args.phase_one_fraction, mode=args.mode, gamma=args.gamma
+        )
+    except (ValueError, TypeError) as error:
+        raise _UsageError(str(error)) from error
+
+
+def _run_plot_schedule(args):
+    from keras_one_cycle_clr import plot
+
+    policy = _policy(args)
+    figure = plot.plot_schedule(policy.schedule_values(args.steps))
+    figure.suptitle(_schedule_title(args))
+    out = Path(args.out)
+    try:
+        figure.savefig(out)
+    except ValueError as error:  # matplotlib's answer to an image format it cannot write
+        msg = f"--out {args.out}: {error}"
+        raise _UsageError(msg) from error
+    sys.stdout.write(f"wrote {out}\n")
+    return 0
+
+
+def _schedule_title(args):
+    name = "OneCycle" if args.policy == "one-cycle" else f"CLR ({args.cycles} cycles, {args.mode})"
+    title = f"{name}: lr {args.lr_min:g} to {args.lr_max:g} over {args.steps} steps"
+    if args.momentum_start is not None:
+        title += f", momentum {args.momentum_start:g} to {args.momentum_low:g}"
+    return title
