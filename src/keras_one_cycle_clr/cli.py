@@ -227,8 +227,7 @@ def _run_plot_schedule(args):
     from keras_one_cycle_clr import plot
 
     policy = _policy(args)
-    figure = plot.plot_schedule(policy.schedule_values(args.steps))
-    figure.suptitle(_schedule_title(args))
+    figure = plot.plot_schedule(policy.schedule_values(args.steps), title=_schedule_title(args))
     out = Path(args.out)
     try:
         figure.savefig(out)

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import TextIO
 
 import keras
-import numpy as np
 
 from keras_one_cycle_clr import _checks, _data
 from keras_one_cycle_clr.callbacks import OneCycle
@@ -120,7 +119,9 @@ def run_demo(
         f"{_RUN_LABELS[name]} (val acc {runs[name]['final_val_accuracy']:.3f})": history
         for name, history in histories.items()
     }
-    figure = plot_loss_curves(labelled)
+    from keras_one_cycle_clr import plot
+
+    figure = plot.plot_loss_curves(labelled, ylabel="loss (categorical cross-entropy)")
     figure.savefig(curves_path, dpi=110)
     say(f"[plot] {curves_path}")
 
@@ -146,56 +147,6 @@ def run_demo(
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     say(f"[done] {summary_path} in {summary['total_wall_time_s']:.1f} s")
     return summary
-
-
-def plot_loss_curves(histories: dict[str, dict], ax=None):
-    """Plots training (solid) and validation (dashed) loss per epoch, one colour per run.
-
-    Example:
-
-    >>> fig = plot_loss_curves({"one cycle": {"loss": [1.0, 0.4], "val_loss": [1.1, 0.5]}})
-    >>> ax = fig.axes[0]
-    >>> ax.get_xlabel(), ax.get_ylabel(), len(ax.lines)
-    ('epoch', 'loss (categorical cross-entropy)', 2)
-
-    Args:
-        histories: A dict from a run's label to its Keras `History.history` dict; `loss` is drawn,
-            and `val_loss` when present.
-        ax: A matplotlib Axes to draw on, or None to make a new Figure.
-
-    Returns:
-        The matplotlib Figure.
-    """
-    if ax is None:
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(6.4, 4.0), layout="constrained")
-        ax = fig.subplots()
-    else:
-        fig = ax.figure
-    colors = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")
-    for index, (label, history) in enumerate(histories.items()):
-        color = colors[index % len(colors)]
-        epochs = np.arange(1, len(history["loss"]) + 1)
-        ax.plot(epochs, history["loss"], color=color, marker="o", markersize=3, label=f"{label}: train")
-        if "val_loss" in history:
-            ax.plot(
-                epochs,
-                history["val_loss"],
-                color=color,
-                linestyle="--",
-                marker="o",
-                markersize=3,
-                label=f"{label}: validation",
-            )
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss (categorical cross-entropy)")
-    ax.set_yscale("log")
-    ax.set_title("Training and validation loss")
-    ax.grid(alpha=0.3, which="both")
-    if histories:
-        ax.legend()
-    return fig
 
 
 def _require_demo_dependencies():
@@ -305,9 +256,8 @@ def _plot_one_cycle_schedule(one_cycle, epochs, steps_per_epoch):
     """The one-cycle schedule over the demo's steps, as a Figure."""
     from keras_one_cycle_clr import plot
 
-    figure = plot.plot_schedule(one_cycle.schedule_values(epochs * steps_per_epoch))
-    figure.suptitle(
+    title = (
         f"OneCycle schedule: lr_range={one_cycle.lr_range}, momentum_range={one_cycle.momentum_range}, "
         f"{epochs} epochs x {steps_per_epoch} steps"
     )
-    return figure
+    return plot.plot_schedule(one_cycle.schedule_values(epochs * steps_per_epoch), title=title)
