@@ -4,7 +4,8 @@ Works on the TensorFlow, JAX and PyTorch backends. The schedules run inside the 
 """
 
 from keras_one_cycle_clr.callbacks import CLR, OneCycle
+from keras_one_cycle_clr.range_test import LrRangeTest, lr_find
 from keras_one_cycle_clr.schedules import CyclicSchedule, OneCycleSchedule
 
-__all__ = ["CLR", "CyclicSchedule", "OneCycle", "OneCycleSchedule"]
+__all__ = ["CLR", "CyclicSchedule", "LrRangeTest", "OneCycle", "OneCycleSchedule", "lr_find"]
 __version__ = "0.1.0"

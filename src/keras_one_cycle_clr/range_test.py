@@ -1,0 +1,379 @@
+"""The learning-rate range test, with a weight-decay grid: `LrRangeTest` and `lr_find`.
+
+The sweep's learning rates and the sweep's weight decay are installed into the optimizer's compiled
+step as per-step tables (`keras_one_cycle_clr.hyperparams`), so no learning rate costs a recompile;
+each weight decay costs one retrace of the train step, because Keras bakes the value into it.
+Model weights and every optimizer variable (its step counter included) are copied in memory before
+the test and put back after every sweep and at the end, also when the test stops early. No file is
+written.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import warnings
+
+import keras
+import numpy as np
+
+from keras_one_cycle_clr import _checks, _data, hyperparams, suggest
+
+SWEEPS = ("exp", "linear")
+
+
+class TrainingState:
+    """An in-memory copy of a model's weights and its optimizer's variables.
+
+    Restoring it makes the model and optimizer bit-identical to when it was taken, step counter and
+    learning rate included.
+    """
+
+    def __init__(self, model):
+        self.weights = [np.array(w, copy=True) for w in model.get_weights()]
+        self.optimizer_values = [np.array(v.numpy(), copy=True) for v in model.optimizer.variables]
+
+    def restore(self, model):
+        model.set_weights(self.weights)
+        for variable, value in zip(model.optimizer.variables, self.optimizer_values, strict=True):
+            variable.assign(value)
+
+
+class LrRangeTest(keras.callbacks.Callback):
+    """The learning-rate range test (Smith, https://arxiv.org/abs/1506.01186), with a weight-decay grid.
+
+    `steps` learning rates from `lr_range[0]` to `lr_range[1]` (geometric for `sweep="exp"`, evenly
+    spaced for `"linear"`), each held for `batches_per_step` batches. The sweep is repeated for every
+    weight decay in `wd_list` (Keras 3's decoupled `weight_decay` of the optimizer, applied inside the
+    compiled step), each sweep starting from the same weights and optimizer state. A sweep stops early
+    when the loss is not finite or exceeds `threshold_multiplier` times the best loss of that sweep;
+    `fit` stops after the last sweep; the model and optimizer are restored after every sweep and at
+    the end.
+
+    Results, as arrays: `lr` of shape `(steps,)`; `loss` of shape `(steps, n_wd)` where `loss[i, j]`
+    is the mean training loss of the batches run at `lr[i]` under `wd_list[j]`; `val_loss` likewise,
+    the mean loss of `batches_per_val` validation batches evaluated after those batches. NaN marks
+    steps a sweep never reached. With an empty `wd_list`, there is one sweep with the optimizer's own
+    weight decay (`n_wd = 1`).
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> import keras_one_cycle_clr as kclr
+    >>> x, y = np.random.rand(64, 4), np.random.rand(64, 1)
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    >>> model.compile(keras.optimizers.SGD(momentum=0.9), "mse")
+    >>> lrrt = kclr.LrRangeTest(lr_range=(1e-3, 1), wd_list=[0, 1e-3], steps=10, batches_per_step=2)
+    >>> n_epoch = lrrt.find_n_epoch(x, batch_size=16)
+    >>> _ = model.fit(x, y, batch_size=16, epochs=n_epoch, verbose=0, callbacks=[lrrt])
+    >>> lrrt.loss.shape
+    (10, 2)
+
+    Args:
+        lr_range: A pair of Python floats `(start, end)`, `0 < start < end`. Defaults to (1e-5, 10).
+        wd_list: A sequence of weight decays >= 0, one sweep each. Defaults to () (one sweep).
+        steps: A Python int >= 2: the number of learning rates. Defaults to 100.
+        batches_per_step: A Python int >= 1: batches per learning rate; a multiple of the model's
+            `steps_per_execution`. Defaults to 5.
+        threshold_multiplier: A Python float > 1: stop a sweep when the loss exceeds this times its
+            best loss. Defaults to 5.
+        validation_data: A tuple `(x_val, y_val)` of arrays with one length, or None. Defaults to None.
+        validation_batch_size: A Python int >= 1. Defaults to 16.
+        batches_per_val: A Python int >= 1: validation batches evaluated per learning rate (the same
+            first batches every time). Defaults to 10.
+        verbose: Print one line per sweep. Defaults to False.
+        sweep: `"exp"` or `"linear"`. Defaults to `"exp"`.
+
+    Raises:
+        ValueError, TypeError: for an argument outside the ranges above, at construction.
+    """
+
+    def __init__(
+        self,
+        lr_range=(1e-5, 10),
+        wd_list=(),
+        steps=100,
+        batches_per_step=5,
+        threshold_multiplier=5,
+        validation_data=None,
+        validation_batch_size=16,
+        batches_per_val=10,
+        verbose=False,
+        *,
+        sweep="exp",
+    ):
+        super().__init__()
+        self.lr_range = _checks.check_lr_range("lr_range", lr_range)
+        if isinstance(wd_list, (str, bytes)) or not hasattr(wd_list, "__iter__"):
+            _checks.fail("wd_list", "a sequence of weight decays >= 0", wd_list, TypeError)
+        self.wd_list = tuple(
+            _checks.check_number(f"wd_list[{i}]", wd, low=0.0) for i, wd in enumerate(wd_list)
+        )
+        self.steps = _checks.check_count("steps", steps, minimum=2)
+        self.batches_per_step = _checks.check_count("batches_per_step", batches_per_step)
+        self.threshold_multiplier = _checks.check_number(
+            "threshold_multiplier", threshold_multiplier, low=1.0, low_inclusive=False
+        )
+        self.validation_batch_size = _checks.check_count("validation_batch_size", validation_batch_size)
+        self.batches_per_val = _checks.check_count("batches_per_val", batches_per_val)
+        self.validation_data = _check_validation_data(validation_data)
+        self.verbose = bool(verbose)
+        self.sweep = _checks.check_choice("sweep", sweep, SWEEPS)
+        low, high = self.lr_range
+        if self.sweep == "exp":
+            self.lr = np.geomspace(low, high, self.steps).astype(np.float32)
+        else:
+            self.lr = np.linspace(low, high, self.steps).astype(np.float32)
+        self.loss = None
+        self.val_loss = None
+        self._state = None
+        self._injection = None
+
+    @property
+    def n_wd(self):
+        """The number of sweeps: one per weight decay, or one without a grid."""
+        return max(1, len(self.wd_list))
+
+    @property
+    def batches_needed(self):
+        """The number of training batches all sweeps take when none stops early."""
+        return self.steps * self.batches_per_step * self.n_wd
+
+    def find_n_epoch(self, dataset, batch_size=None):
+        """The epochs `fit` needs to run every sweep to its end.
+
+        Args:
+            dataset: The training input: NumPy arrays (with `batch_size`), a `keras.utils.PyDataset`,
+                a `tf.data.Dataset` of known length or a torch `DataLoader`.
+            batch_size: The `batch_size` given to `fit` for arrays. Defaults to Keras's 32.
+
+        Returns:
+            A Python int.
+        """
+        return math.ceil(self.batches_needed / _data.steps_per_epoch(dataset, batch_size))
+
+    # -- results ---------------------------------------------------------------------------------
+    def _losses(self, set):
+        _checks.check_choice("set", set, ("train", "valid"))
+        if self.loss is None:
+            msg = "The range test has not run yet: fit a model with it as a callback, or use lr_find."
+            raise ValueError(msg)
+        if set == "valid":
+            if self.val_loss is None:
+                msg = "Argument `set` can be 'valid' only with validation_data. Received: set='valid'"
+                raise ValueError(msg)
+            return self.val_loss
+        return self.loss
+
+    @property
+    def best_wd(self):
+        """The weight decay whose sweep reached the lowest smoothed loss (validation loss if given).
+
+        None without a weight-decay grid.
+        """
+        if not self.wd_list:
+            return None
+        losses = self._losses("valid" if self.val_loss is not None else "train")
+        lowest = [np.nanmin(suggest.smooth(losses[:, j]), initial=np.inf) for j in range(self.n_wd)]
+        return self.wd_list[int(np.argmin(lowest))]
+
+    def suggest(self, method="valley", set="train"):
+        """A learning rate suggested from the smoothed loss of the best weight decay's sweep.
+
+        Args:
+            method: `"valley"` (fastai's default), `"steepest"` (steepest descent against log lr) or
+                `"minimum"` (a tenth of the lr at the lowest loss). Defaults to `"valley"`.
+            set: `"train"` or `"valid"`. Defaults to `"train"`.
+
+        Returns:
+            A Python float.
+        """
+        rule = suggest.RULES[_checks.check_choice("method", method, tuple(suggest.RULES))]
+        losses = self._losses(set)
+        column = 0 if self.best_wd is None else self.wd_list.index(self.best_wd)
+        return rule(self.lr, suggest.smooth(losses[:, column]))
+
+    def plot(self, set="train", x_scale="log", y_scale="linear", ma=True, window=5):
+        """Plots loss against learning rate, one curve per weight decay; returns the Figure.
+
+        Args:
+            set: `"train"` or `"valid"`. Defaults to `"train"`.
+            x_scale: matplotlib scale of the lr axis. Defaults to `"log"`.
+            y_scale: matplotlib scale of the loss axis. Defaults to `"linear"`.
+            ma: Draw a trailing moving average of `window` steps. Defaults to True.
+            window: A Python int >= 1. Defaults to 5.
+        """
+        from keras_one_cycle_clr import plot
+
+        losses = self._losses(set)
+        labels = [f"wd={wd:g}" for wd in self.wd_list] or ["loss"]
+        return plot.plot_range_test(
+            self.lr,
+            losses,
+            labels,
+            suggestion=self.suggest(set=set),
+            window=_checks.check_count("window", window) if ma else None,
+            x_scale=x_scale,
+            y_scale=y_scale,
+            ylabel="validation loss" if set == "valid" else "training loss",
+        )
+
+    # -- Keras hooks -----------------------------------------------------------------------------
+    def on_train_begin(self, logs=None):
+        spe = int(getattr(self.model, "steps_per_execution", 1) or 1)
+        if self.batches_per_step % spe:
+            msg = (
+                "Argument `batches_per_step` must be a multiple of the model's steps_per_execution "
+                f"({spe}), so that every learning rate's batches are measured alone. "
+                f"Received: batches_per_step={self.batches_per_step}"
+            )
+            raise ValueError(msg)
+        optimizer = self.model.optimizer
+        if not optimizer.built:  # TensorFlow builds it in the first step: too late for the snapshot
+            optimizer.build(self.model.trainable_variables)
+        self.loss = np.full((self.steps, self.n_wd), np.nan)
+        self.val_loss = None if self.validation_data is None else np.full((self.steps, self.n_wd), np.nan)
+        self._state = TrainingState(self.model)
+        self._start_step = int(self.model.optimizer.iterations.numpy())
+        self._epoch_steps = self.params.get("steps")
+        self._sweep, self._step, self._batches_in_step = 0, 0, 0
+        self._install_sweep()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._last_end = -1
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._batches_in_step == 0:
+            # From here, the epoch's running mean is the mean over this learning rate's batches.
+            self.model.reset_metrics()
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._sweep >= self.n_wd:
+            return
+        if self._epoch_steps is not None:
+            batch = min(batch, self._epoch_steps - 1)  # a short last chunk reports past the epoch's end
+        self._batches_in_step += batch - self._last_end
+        self._last_end = batch
+        if self._batches_in_step < self.batches_per_step:
+            return
+        loss = float(logs["loss"])
+        self.loss[self._step, self._sweep] = loss
+        if self.validation_data is not None:
+            self.val_loss[self._step, self._sweep] = self._validation_loss()
+        best = np.nanmin(self.loss[: self._step + 1, self._sweep])
+        diverged = not math.isfinite(loss) or loss > self.threshold_multiplier * best
+        self._step += 1
+        self._batches_in_step = 0
+        if diverged or self._step == self.steps:
+            self._end_sweep(diverged)
+
+    def on_train_end(self, logs=None):
+        if self._sweep < self.n_wd:
+            warnings.warn(
+                f"The range test ran out of batches in sweep {self._sweep + 1} of {self.n_wd}; the "
+                f"steps it did not reach are NaN. Fit for {self.batches_needed} batches "
+                "(see find_n_epoch).",
+                stacklevel=2,
+            )
+        self.restore()
+
+    # -- internals -------------------------------------------------------------------------------
+    def restore(self):
+        """Puts the model and optimizer back as they were before the test; safe to call twice."""
+        if self._injection is not None:
+            self._injection.remove()
+            self._injection = None
+        if self._state is not None:
+            self._state.restore(self.model)
+            # The compiled step still holds the sweep's tables: the next fit must trace a fresh one.
+            self.model.train_function = None
+
+    def _install_sweep(self):
+        length = self.steps * self.batches_per_step
+        tables = {"learning_rate": np.repeat(self.lr, self.batches_per_step)}
+        if self.wd_list:
+            tables["weight_decay"] = np.full(length, self.wd_list[self._sweep], dtype=np.float32)
+        optimizer = self.model.optimizer
+        self._injection = hyperparams.ScheduleInjection(optimizer, tables, start_step=self._start_step)
+        self._injection.install()
+        self.model.make_train_function(force=True)
+
+    def _end_sweep(self, diverged):
+        if self.verbose:
+            wd = f" wd={self.wd_list[self._sweep]:g}" if self.wd_list else ""
+            how = "stopped early" if diverged else "done"
+            sys.stdout.write(f"LrRangeTest sweep {self._sweep + 1}/{self.n_wd}{wd}: {how}\n")
+        self._sweep += 1
+        self._step = 0
+        self._injection.remove()
+        self._injection = None
+        self._state.restore(self.model)
+        if self._sweep < self.n_wd:
+            self._install_sweep()
+        else:
+            self.model.stop_training = True
+
+    def _validation_loss(self):
+        x_val, y_val = self.validation_data
+        size = self.validation_batch_size
+        losses = []
+        for k in range(self.batches_per_val):
+            start = (k * size) % len(x_val)
+            part = slice(start, start + size)
+            losses.append(float(self.model.test_on_batch(x_val[part], y_val[part], return_dict=True)["loss"]))
+        return float(np.mean(losses))
+
+
+def _check_validation_data(validation_data):
+    if validation_data is None:
+        return None
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        _checks.fail(
+            "validation_data", "a tuple (x_val, y_val) of arrays, or None", validation_data, TypeError
+        )
+    x_val, y_val = validation_data
+    if len(x_val) != len(y_val) or len(x_val) == 0:
+        msg = (
+            "Argument `validation_data` must hold x_val and y_val of one non-zero length. "
+            f"Received: len(x_val)={len(x_val)}, len(y_val)={len(y_val)}"
+        )
+        raise ValueError(msg)
+    return x_val, y_val
+
+
+def lr_find(model, x, y=None, *, batch_size=None, callbacks=None, verbose=0, **range_test_kwargs):
+    """Runs a learning-rate range test in one call and returns the finished `LrRangeTest`.
+
+    The model is restored in a `finally`: after an exception or Ctrl-C mid-test, its weights and its
+    optimizer's variables are exactly as they were.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> import keras_one_cycle_clr as kclr
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    >>> model.compile(keras.optimizers.Adam(), "mse")
+    >>> lrrt = kclr.lr_find(model, np.random.rand(64, 4), np.random.rand(64, 1), steps=8, batches_per_step=1)
+    >>> lrrt.loss.shape
+    (8, 1)
+
+    Args:
+        model: A compiled Keras model.
+        x, y: The training data, as for `model.fit`.
+        batch_size: As for `model.fit`.
+        callbacks: More callbacks for the fit, or None.
+        verbose: `fit`'s verbosity. Defaults to 0.
+        **range_test_kwargs: The arguments of `LrRangeTest`.
+
+    Returns:
+        The `LrRangeTest`, with its `lr`, `loss` and `val_loss` filled.
+    """
+    test = LrRangeTest(**range_test_kwargs)
+    epochs = test.find_n_epoch(x, batch_size)
+    try:
+        model.fit(
+            x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=[test, *(callbacks or [])]
+        )
+    finally:
+        test.restore()  # on_train_end does not run when fit raises
+    return test

@@ -1,0 +1,105 @@
+"""Suggestion rules for a learning-rate range test: pure functions of `(lrs, losses)`.
+
+They need no training to test. NaN entries (steps a sweep never reached) are ignored.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from keras_one_cycle_clr import _checks
+
+
+def smooth(losses, beta=0.98):
+    """Debiased exponential moving average of `losses` (fastai's smoothing), NaN left as NaN.
+
+    Example:
+
+    >>> smooth([4.0, 2.0], beta=0.5).tolist()  # (0.5 * 4) / 0.5, then (0.5 * 2 + 0.5 * 2) / 0.75
+    [4.0, 2.6666666666666665]
+
+    Args:
+        losses: A 1-D sequence of floats.
+        beta: A Python float in [0, 1): the weight of the past. Defaults to 0.98.
+
+    Returns:
+        A float64 NumPy array of the same length.
+    """
+    beta = _checks.check_number("beta", beta, low=0.0, high=1.0, high_inclusive=False)
+    losses = np.asarray(losses, dtype=np.float64)
+    out = np.full_like(losses, np.nan)
+    average, count = 0.0, 0
+    for i, loss in enumerate(losses):
+        if not np.isfinite(loss):
+            continue
+        count += 1
+        average = beta * average + (1 - beta) * loss
+        out[i] = average / (1 - beta**count)
+    return out
+
+
+def _finite(lrs, losses):
+    lrs = np.asarray(lrs, dtype=np.float64)
+    losses = np.asarray(losses, dtype=np.float64)
+    if lrs.shape != losses.shape or lrs.ndim != 1:
+        msg = f"`lrs` and `losses` must be 1-D of one length. Received shapes {lrs.shape} and {losses.shape}"
+        raise ValueError(msg)
+    keep = np.isfinite(losses)
+    if keep.sum() < 2:
+        msg = f"A suggestion needs at least 2 finite losses. Received: losses with {int(keep.sum())} finite"
+        raise ValueError(msg)
+    return lrs[keep], losses[keep]
+
+
+def steepest(lrs, losses):
+    """The learning rate where the loss falls fastest against log(lr).
+
+    Example:
+
+    >>> steepest([1e-3, 1e-2, 1e-1, 1.0], [1.0, 0.9, 0.5, 2.0])
+    0.01
+    """
+    lrs, losses = _finite(lrs, losses)
+    slopes = np.gradient(losses, np.log(lrs))
+    return float(lrs[int(np.argmin(slopes))])
+
+
+def minimum(lrs, losses):
+    """A tenth of the learning rate at the lowest loss (fastai's `minimum` rule).
+
+    Example:
+
+    >>> minimum([1e-3, 1e-2, 1e-1, 1.0], [1.0, 0.9, 0.5, 2.0])
+    0.01
+    """
+    lrs, losses = _finite(lrs, losses)
+    return float(lrs[int(np.argmin(losses))] / 10)
+
+
+def valley(lrs, losses):
+    """fastai's `valley`: two-thirds of the way down the longest decreasing run of the loss.
+
+    Example:
+
+    >>> lrs = [1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0, 1000.0]
+    >>> valley(lrs, [1.0, 0.98, 0.9, 0.7, 0.5, 0.4, 0.38, 2.0, 5.0])
+    0.001
+
+    The index arithmetic is fastai's own, kept so that both libraries suggest the same value.
+    """
+    lrs, losses = _finite(lrs, losses)
+    n = len(losses)
+    run = np.ones(n, dtype=int)  # longest decreasing subsequence ending at i
+    max_start = max_end = 0
+    for i in range(1, n):
+        for j in range(i):
+            if losses[i] < losses[j] and run[i] < run[j] + 1:
+                run[i] = run[j] + 1
+            if run[max_end] < run[i]:
+                max_end = i
+                max_start = max_end - run[max_end]
+    sections = (max_end - max_start) / 3
+    return float(lrs[max_start + int(sections) + int(sections / 2)])
+
+
+RULES = {"steepest": steepest, "minimum": minimum, "valley": valley}

@@ -1,0 +1,222 @@
+"""LrRangeTest and lr_find: exact recorded losses, bit-for-bit restore, early stop, no files."""
+
+import math
+import os
+import warnings
+
+import keras
+import numpy as np
+import pytest
+
+import keras_one_cycle_clr as kclr
+
+BACKEND = keras.backend.backend()
+EXECUTIONS = [1] if BACKEND == "torch" else [1, 2]
+BATCH = 4
+X = np.ones((40, 1), dtype="float32")  # 10 batches an epoch
+Y = np.zeros_like(X)
+
+
+def one_weight_model(optimizer, steps_per_execution=1):
+    kernel = keras.initializers.Constant(1.0)
+    model = keras.Sequential(
+        [keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer=kernel)]
+    )
+    model.compile(optimizer, "mse", steps_per_execution=steps_per_execution)
+    return model
+
+
+def closed_form(lrs, wd, batches_per_step, w0=1.0):
+    """Per-step mean batch loss w**2 under SGD (decoupled decay, then the gradient 2w of the old w),
+    and the weight after each step."""
+    w, means, weights = w0, [], []
+    for lr in lrs.astype(np.float64):
+        losses = []
+        for _ in range(batches_per_step):
+            losses.append(w * w)
+            w = w * (1 - wd * lr) - lr * 2 * w
+        means.append(np.mean(losses))
+        weights.append(w)
+    return np.array(means), np.array(weights)
+
+
+def snapshot(model):
+    return [w.copy() for w in model.get_weights()], [v.numpy().copy() for v in model.optimizer.variables]
+
+
+def assert_same_state(before, after):
+    for a, b in zip(before[0] + before[1], after[0] + after[1], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("steps_per_execution", EXECUTIONS, ids=lambda k: f"spe{k}")
+def test_recorded_losses_are_the_true_per_batch_means(steps_per_execution):
+    model = one_weight_model(keras.optimizers.SGD(0.01), steps_per_execution)
+    test = kclr.LrRangeTest(
+        (1e-3, 0.3),
+        wd_list=[0.0, 0.5],
+        steps=6,
+        batches_per_step=2,
+        validation_data=(X[:8], Y[:8]),
+        validation_batch_size=4,
+        batches_per_val=2,
+    )
+    model.fit(X, Y, batch_size=BATCH, epochs=test.find_n_epoch(X, BATCH), verbose=0, callbacks=[test])
+    for j, wd in enumerate(test.wd_list):
+        expected, weights = closed_form(test.lr, wd, 2)
+        np.testing.assert_allclose(test.loss[:, j], expected, rtol=1e-5)
+        # Validation after step i sees the weight that training reached, on inputs of 1, targets 0.
+        np.testing.assert_allclose(test.val_loss[:, j], weights**2, rtol=1e-5)
+    assert not np.allclose(test.loss[:, 0], test.loss[:, 1], rtol=1e-3)  # the decay took effect
+
+
+def test_geometric_and_linear_sweeps():
+    exp = kclr.LrRangeTest((1e-4, 1.0), steps=5)
+    np.testing.assert_allclose(exp.lr, [1e-4, 1e-3, 1e-2, 1e-1, 1.0], rtol=1e-6)
+    linear = kclr.LrRangeTest((0.1, 0.5), steps=5, sweep="linear")
+    np.testing.assert_allclose(linear.lr, [0.1, 0.2, 0.3, 0.4, 0.5], rtol=1e-6)
+
+
+def test_everything_is_restored_bit_for_bit_and_later_training_is_unaffected():
+    def trained_model():
+        keras.utils.set_random_seed(7)
+        model = keras.Sequential(
+            [keras.Input((3,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)]
+        )
+        model.compile(keras.optimizers.AdamW(0.01, weight_decay=0.004), "mse")
+        data = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")
+        model.fit(data, data.sum(1), batch_size=8, epochs=1, verbose=0)  # non-trivial optimizer state
+        return model, data
+
+    model, data = trained_model()
+    before = snapshot(model)
+    test = kclr.LrRangeTest((1e-4, 1.0), wd_list=[0.0, 0.1], steps=5, batches_per_step=2)
+    model.fit(data, data.sum(1), batch_size=8, epochs=test.find_n_epoch(data, 8), verbose=0, callbacks=[test])
+    assert_same_state(before, snapshot(model))
+    assert model.optimizer.weight_decay == 0.004
+    assert "apply" not in vars(model.optimizer)
+
+    model.fit(data, data.sum(1), batch_size=8, epochs=2, shuffle=False, verbose=0)
+    untouched, _ = trained_model()
+    untouched.fit(data, data.sum(1), batch_size=8, epochs=2, shuffle=False, verbose=0)
+    for a, b in zip(model.get_weights(), untouched.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_diverging_sweep_stops_early_and_the_next_sweep_starts_from_the_same_state():
+    model = one_weight_model(keras.optimizers.SGD(0.01))
+    before = snapshot(model)
+    # lr >= 1 makes |w| grow threefold a batch: the loss passes 5x its best within a few steps.
+    test = kclr.LrRangeTest((1e-2, 10.0), wd_list=[0.0, 0.0], steps=8, batches_per_step=2)
+    model.fit(X, Y, batch_size=BATCH, epochs=test.find_n_epoch(X, BATCH), verbose=0, callbacks=[test])
+    stopped = int(np.argmax(np.isnan(test.loss[:, 0])))
+    assert 0 < stopped < 8
+    assert np.all(np.isnan(test.loss[stopped:, :]))
+    assert test.loss[stopped - 1, 0] > test.threshold_multiplier * np.nanmin(test.loss[:, 0])
+    np.testing.assert_array_equal(test.loss[:, 0], test.loss[:, 1])  # same start, same path
+    assert_same_state(before, snapshot(model))
+
+
+def test_a_nan_loss_stops_the_sweep_and_nothing_is_lost():
+    model = one_weight_model(keras.optimizers.SGD(0.01))
+    before = snapshot(model)
+    test = kclr.LrRangeTest((1e-2, 1e30), steps=10, batches_per_step=1, threshold_multiplier=1e300)
+    model.fit(X, Y, batch_size=BATCH, epochs=1, verbose=0, callbacks=[test])
+    finite = np.isfinite(test.loss[:, 0])
+    assert not finite.all()
+    assert not math.isfinite(test.loss[np.argmin(finite), 0])  # the non-finite step is recorded
+    assert_same_state(before, snapshot(model))
+
+
+class Boom(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        if batch == 5:
+            raise KeyboardInterrupt
+
+
+def test_lr_find_restores_the_model_when_interrupted_and_reraises(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model = one_weight_model(keras.optimizers.Adam(0.01))
+    model.fit(X, Y, batch_size=BATCH, epochs=1, verbose=0)
+    before = snapshot(model)
+    with pytest.raises(KeyboardInterrupt):
+        kclr.lr_find(model, X, Y, batch_size=BATCH, callbacks=[Boom()], steps=10, batches_per_step=2)
+    assert_same_state(before, snapshot(model))
+    assert "apply" not in vars(model.optimizer)
+    assert os.listdir(tmp_path) == []
+
+
+def test_lr_find_returns_results_and_writes_no_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model = one_weight_model(keras.optimizers.SGD(0.01, momentum=0.9))
+    test = kclr.lr_find(model, X, Y, batch_size=BATCH, steps=10, batches_per_step=1, lr_range=(1e-4, 0.1))
+    assert test.loss.shape == (10, 1)
+    assert np.all(np.isfinite(test.loss))
+    assert test.lr[0] <= test.suggest() <= test.lr[-1]
+    assert test.best_wd is None
+    assert os.listdir(tmp_path) == []
+
+
+def test_best_wd_uses_validation_loss_when_given():
+    test = kclr.LrRangeTest((1e-3, 1.0), wd_list=[0.0, 0.1, 0.2], steps=3, validation_data=(X, Y))
+    test.loss = np.array([[1.0, 2.0, 3.0]] * 3)
+    test.val_loss = np.array([[3.0, 1.0, 2.0]] * 3)
+    assert test.best_wd == 0.1
+    test.val_loss = None
+    assert test.best_wd == 0.0
+
+
+def test_find_n_epoch_covers_all_sweeps():
+    test = kclr.LrRangeTest(steps=10, batches_per_step=3, wd_list=[0, 1e-4])
+    assert test.find_n_epoch(X, batch_size=BATCH) == 6  # 60 batches, 10 an epoch
+    assert test.find_n_epoch(X, batch_size=7) == 10  # 6 batches an epoch
+
+
+def test_running_out_of_batches_warns_and_restores():
+    model = one_weight_model(keras.optimizers.SGD(0.01))
+    before = snapshot(model)
+    test = kclr.LrRangeTest((1e-3, 0.1), steps=20, batches_per_step=1)
+    with warnings.catch_warnings(record=True) as caught:  # pytest.warns would re-raise Keras's own
+        warnings.simplefilter("always", UserWarning)
+        model.fit(X, Y, batch_size=BATCH, epochs=1, verbose=0, callbacks=[test])
+    assert any("ran out of batches" in str(w.message) for w in caught)
+    assert np.isfinite(test.loss[:10, 0]).all()
+    assert np.isnan(test.loss[10:, 0]).all()
+    assert_same_state(before, snapshot(model))
+
+
+INVALID = {
+    "lr_range-inverted": ({"lr_range": (1.0, 1e-3)}, ValueError, "`lr_range`"),
+    "lr_range-zero": ({"lr_range": (0.0, 1.0)}, ValueError, "`lr_range[0]`"),
+    "steps-one": ({"steps": 1}, ValueError, "`steps` must be an integer >= 2"),
+    "steps-float": ({"steps": 10.5}, TypeError, "`steps`"),
+    "batches_per_step-zero": ({"batches_per_step": 0}, ValueError, "`batches_per_step`"),
+    "threshold-one": ({"threshold_multiplier": 1}, ValueError, "`threshold_multiplier`"),
+    "wd-negative": ({"wd_list": [0.0, -1e-4]}, ValueError, "`wd_list[1]`"),
+    "wd-nan": ({"wd_list": [math.nan]}, ValueError, "`wd_list[0]`"),
+    "wd-number": ({"wd_list": 1e-4}, TypeError, "`wd_list`"),
+    "validation-mismatch": ({"validation_data": (X, Y[:5])}, ValueError, "`validation_data`"),
+    "validation-single": ({"validation_data": X}, TypeError, "`validation_data`"),
+    "validation_batch_size": ({"validation_batch_size": 0}, ValueError, "`validation_batch_size`"),
+    "batches_per_val": ({"batches_per_val": -1}, ValueError, "`batches_per_val`"),
+    "sweep": ({"sweep": "log"}, ValueError, "`sweep` must be one of"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INVALID))
+def test_invalid_arguments_are_named(case):
+    kwargs, error, words = INVALID[case]
+    with pytest.raises(error) as raised:
+        kclr.LrRangeTest(**kwargs)
+    assert words in str(raised.value)
+
+
+@pytest.mark.skipif(BACKEND == "torch", reason="Keras refuses steps_per_execution > 1 on torch")
+def test_batches_per_step_must_be_a_multiple_of_steps_per_execution():
+    model = one_weight_model(keras.optimizers.SGD(0.01), steps_per_execution=2)
+    before = snapshot(model)
+    with pytest.raises(ValueError, match="`batches_per_step` must be a multiple"):
+        model.fit(
+            X, Y, batch_size=BATCH, epochs=1, verbose=0, callbacks=[kclr.LrRangeTest(batches_per_step=3)]
+        )
+    assert_same_state(before, snapshot(model))
