@@ -4,8 +4,40 @@ Works on the TensorFlow, JAX and PyTorch backends. The schedules run inside the 
 """
 
 from keras_one_cycle_clr.callbacks import CLR, OneCycle
+from keras_one_cycle_clr.history import (
+    concatenate_history,
+    cuda_release_memory,
+    load_history_from_csv,
+    moving_window_avg,
+    reset_keras,
+    save_history_to_csv,
+)
 from keras_one_cycle_clr.range_test import LrRangeTest, lr_find
 from keras_one_cycle_clr.schedules import CyclicSchedule, OneCycleSchedule
 
-__all__ = ["CLR", "CyclicSchedule", "LrRangeTest", "OneCycle", "OneCycleSchedule", "lr_find"]
+__all__ = [
+    "CLR",
+    "CyclicSchedule",
+    "LrRangeTest",
+    "OneCycle",
+    "OneCycleSchedule",
+    "concatenate_history",
+    "cuda_release_memory",
+    "load_history_from_csv",
+    "lr_find",
+    "moving_window_avg",
+    "plot_from_history",
+    "reset_keras",
+    "save_history_to_csv",
+]
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # Plotting stays lazy: `import keras_one_cycle_clr` must not load matplotlib.
+    if name == "plot_from_history":
+        from keras_one_cycle_clr.plot import plot_from_history
+
+        return plot_from_history
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

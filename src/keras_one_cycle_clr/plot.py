@@ -100,3 +100,169 @@ def plot_loss_curves(histories, ax=None, ylabel="loss"):
     if histories:
         ax.legend()
     return fig
+
+
+def plot_from_history(history, metrics=("loss",), show_lr=False, ax=None):
+    """Plots each metric's training (solid) and validation (dashed) curve against the epoch.
+
+    For every name in `metrics`, the `name` entry of the history is drawn as a solid line and its
+    `val_name` entry, when recorded, as a dashed line of the same colour. Epochs are the history's own
+    (`History.epoch`, or a dict's `"epoch"` list, 0-based as Keras records them); NaN entries, such as the
+    padding `concatenate_history` adds for runs without validation, leave gaps. With `show_lr`, the
+    recorded learning rate (`learning_rate`, or the seed's `lr`) is drawn dotted on a twin y-axis with a
+    log scale (linear if some recorded rate is not positive).
+
+    Example:
+
+    >>> from keras_one_cycle_clr.plot import plot_from_history
+    >>> history = {"loss": [1.0, 0.6, 0.4], "val_loss": [1.1, 0.7, 0.5], "learning_rate": [0.01, 0.1, 0.01]}
+    >>> fig = plot_from_history(history, show_lr=True)
+    >>> metric_axis, lr_axis = fig.axes
+    >>> [line.get_label() for line in metric_axis.lines], metric_axis.get_xlabel()
+    (['loss', 'val_loss'], 'epoch')
+    >>> lr_axis.get_ylabel(), lr_axis.get_yscale()
+    ('learning rate', 'log')
+
+    Args:
+        history: A `keras.callbacks.History` (what `model.fit` returns) or a dict from a metric name to
+            one value per epoch, optionally with an `"epoch"` list, such as the result of
+            `concatenate_history` or `load_history_from_csv`.
+        metrics: A metric name or a sequence of them, without the `val_` prefix. Each is drawn on an
+            axis of its own when `ax` is None. Defaults to `("loss",)`.
+        show_lr: A Python bool. Whether to draw the learning rate on a twin y-axis of each metric's
+            axis. Defaults to False.
+        ax: A matplotlib Axes to draw every metric on, or None to make a new Figure with one axis per
+            metric.
+
+    Returns:
+        The matplotlib Figure.
+
+    Raises:
+        TypeError: If `history` is neither a History nor a dict of per-epoch lists, if `metrics` is not
+            a name or a sequence of names, or if `show_lr` is not a bool.
+        ValueError: If a name in `metrics` is recorded neither as `name` nor as `val_name` in `history`,
+            if `metrics` is empty, if `show_lr` is True and `history` records no learning rate, or if
+            the lists of `history` have different lengths.
+    """
+    import numpy as np
+
+    from keras_one_cycle_clr._checks import check_bool, fail
+    from keras_one_cycle_clr.history import _history_columns
+
+    columns = _history_columns(history, "history")
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    if not isinstance(metrics, (list, tuple)) or not all(isinstance(name, str) for name in metrics):
+        fail("metrics", "a metric name or a sequence of metric names", metrics, TypeError)
+    if not metrics:
+        fail("metrics", "a non-empty sequence of metric names", metrics)
+    if any(name not in columns and f"val_{name}" not in columns for name in metrics):
+        recorded = ", ".join(key for key in columns if key != "epoch") or "none"
+        fail("metrics", f"names recorded in `history` ({recorded})", metrics)
+    show_lr = check_bool("show_lr", show_lr)
+    lr_key = next((key for key in ("learning_rate", "lr") if key in columns), None)
+    if show_lr and lr_key is None:
+        fail("show_lr", "False when `history` records no `learning_rate` or `lr`", show_lr)
+
+    if ax is None:
+        fig = _figure(len(metrics))
+        axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+        groups = [(metric_ax, (name,)) for metric_ax, name in zip(axes, metrics, strict=True)]
+    else:
+        fig, groups = ax.figure, [(ax, tuple(metrics))]
+    colors = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")
+    epochs = columns["epoch"]
+    for metric_ax, names in groups:
+        for index, name in enumerate(names):
+            style = {"color": colors[index % len(colors)], "marker": "o", "markersize": 3}
+            for key, linestyle in ((name, "-"), (f"val_{name}", "--")):
+                if key in columns:
+                    metric_ax.plot(epochs, columns[key], linestyle=linestyle, label=key, **style)
+        metric_ax.set_xlabel("epoch")
+        metric_ax.set_ylabel(", ".join(names))
+        metric_ax.grid(alpha=0.3)
+        handles, labels = metric_ax.get_legend_handles_labels()
+        legend_ax = metric_ax
+        if show_lr:
+            lr_values = np.asarray(columns[lr_key], dtype=float)
+            lr_ax = metric_ax.twinx()
+            lr_ax.plot(epochs, lr_values, color="tab:gray", linestyle=":", label="learning rate")
+            lr_ax.set_ylabel("learning rate")
+            if np.all(lr_values[~np.isnan(lr_values)] > 0):
+                lr_ax.set_yscale("log")
+            lr_handles, lr_labels = lr_ax.get_legend_handles_labels()
+            handles, labels = handles + lr_handles, labels + lr_labels
+            # The twin is drawn over its parent: a legend on the parent would sit under the lr curve.
+            legend_ax = lr_ax
+        legend_ax.legend(handles, labels)
+    return fig
+
+
+def plot_range_test(
+    lrs,
+    losses,
+    labels,
+    suggestion=None,
+    window=None,
+    x_scale="log",
+    y_scale="linear",
+    ylabel="loss",
+    ax=None,
+):
+    """Plots a range test: loss against learning rate, one curve per sweep; returns the Figure.
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_one_cycle_clr.plot import plot_range_test
+    >>> lrs = np.geomspace(1e-4, 1, 20)
+    >>> fig = plot_range_test(lrs, np.stack([1 / (1 + lrs), 1 / (1 + 2 * lrs)], 1), ["wd=0", "wd=1e-4"])
+    >>> [line.get_label() for line in fig.axes[0].lines]
+    ['wd=0', 'wd=1e-4']
+
+    Args:
+        lrs: The learning rates, shape `(steps,)`.
+        losses: Shape `(steps, n_sweeps)`; NaN where a sweep stopped.
+        labels: One legend label per sweep.
+        suggestion: A learning rate to mark with a vertical line, or None.
+        window: Draw a trailing moving average of this many steps (the raw curve faint behind it), or
+            None for the raw curve only.
+        x_scale, y_scale: matplotlib axis scales. Default to "log" and "linear".
+        ylabel: The y-axis label. Defaults to "loss".
+        ax: A matplotlib Axes, or None to make a new Figure.
+
+    Returns:
+        The matplotlib Figure.
+    """
+    import numpy as np
+
+    from keras_one_cycle_clr.history import moving_window_avg
+
+    if ax is None:
+        fig = _figure(1, width_per_axis=6.4, height=4.0)
+        ax = fig.subplots()
+    else:
+        fig = ax.figure
+    losses = np.asarray(losses, dtype=float).reshape(len(lrs), -1)
+    finite = losses[np.isfinite(losses)]
+    for column, label in enumerate(labels):
+        curve = losses[:, column]
+        if window is not None:
+            (raw,) = ax.plot(lrs, curve, alpha=0.25, linewidth=1)
+            ax.plot(lrs, moving_window_avg(curve, window), color=raw.get_color(), label=label)
+        else:
+            ax.plot(lrs, curve, label=label)
+    if suggestion is not None:
+        ax.axvline(suggestion, color="black", linestyle=":", label=f"suggested lr {suggestion:.2g}")
+    if finite.size:  # keep the diverged tail from squashing the interesting part of the curve
+        low, high = finite.min(), np.percentile(finite, 95)
+        margin = 0.05 * (high - low or 1.0)
+        ax.set_ylim(low - margin if y_scale == "linear" else None, high + margin)
+    ax.set_xscale(x_scale)
+    ax.set_yscale(y_scale)
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel(ylabel)
+    ax.set_title("Learning-rate range test")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    return fig
