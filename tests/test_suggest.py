@@ -52,8 +52,26 @@ def test_valley_matches_fastai():
 
 def test_steepest_is_where_the_loss_falls_fastest_against_log_lr():
     lr = suggest.steepest(LRS, LOSSES)
-    assert lr == pytest.approx(LRS[np.argmin(np.gradient(LOSSES, np.log(LRS)))])
+    assert lr == pytest.approx(LRS[np.argmin(np.diff(LOSSES) / np.diff(np.log(LRS)))])
     assert 1e-3 < lr < 1e-2  # the sigmoid's centre is at 10**-2.5
+
+
+def reference_slide(lrs, losses, lr_diff=15, thresh=0.005):
+    """fastai's `slide`, verbatim in logic."""
+    loss_grad = np.gradient(losses)
+    r_idx = -1
+    l_idx = r_idx - lr_diff
+    local_min_lr = lrs[l_idx]
+    while (l_idx >= -len(losses)) and (abs(loss_grad[r_idx] - loss_grad[l_idx]) > thresh):
+        local_min_lr = lrs[l_idx]
+        r_idx -= 1
+        l_idx -= 1
+    return float(local_min_lr)
+
+
+def test_slide_matches_fastai():
+    assert suggest.slide(LRS, LOSSES) == pytest.approx(reference_slide(LRS, LOSSES))
+    assert suggest.slide(LRS, LOSSES) < LRS[np.argmin(LOSSES)]
 
 
 def test_minimum_is_a_tenth_of_the_best_lr():

@@ -52,7 +52,7 @@ def _finite(lrs, losses):
 
 
 def steepest(lrs, losses):
-    """The learning rate where the loss falls fastest against log(lr).
+    """The learning rate where the loss falls fastest against log(lr) (fastai's `steep`).
 
     Example:
 
@@ -60,7 +60,7 @@ def steepest(lrs, losses):
     0.01
     """
     lrs, losses = _finite(lrs, losses)
-    slopes = np.gradient(losses, np.log(lrs))
+    slopes = np.diff(losses) / np.diff(np.log(lrs))
     return float(lrs[int(np.argmin(slopes))])
 
 
@@ -102,4 +102,26 @@ def valley(lrs, losses):
     return float(lrs[max_start + int(sections) + int(sections / 2)])
 
 
-RULES = {"steepest": steepest, "minimum": minimum, "valley": valley}
+def slide(lrs, losses, lr_diff=15, thresh=0.005, adjust_value=1.0):
+    """fastai's `slide`: walks down from the high end until the loss gradient over `lr_diff` steps
+    flattens to within `thresh`, and suggests the learning rate there.
+
+    Example:
+
+    >>> lrs = np.geomspace(1e-4, 1, 40)
+    >>> slide(lrs, np.where(lrs < 0.1, 1.0, 1.0 + 50 * (lrs - 0.1) ** 2)) < 0.1
+    True
+    """
+    lrs, losses = _finite(lrs, losses)
+    gradient = np.gradient(losses)
+    right = -1
+    left = right - lr_diff
+    local_min_lr = lrs[max(left, -len(lrs))]
+    while left >= -len(losses) and abs(gradient[right] - gradient[left]) > thresh:
+        local_min_lr = lrs[left]
+        right -= 1
+        left -= 1
+    return float(local_min_lr * adjust_value)
+
+
+RULES = {"valley": valley, "steepest": steepest, "minimum": minimum, "slide": slide}
