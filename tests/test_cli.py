@@ -3,8 +3,10 @@
 import json
 import runpy
 import sys
+from pathlib import Path
 
 import keras
+import numpy as np
 import pytest
 
 from keras_one_cycle_clr import cli
@@ -137,3 +139,58 @@ def test_quick_demo_writes_plots_and_summary(tmp_path, capsys):
     assert captured.err == ""
     epoch_lines = [line for line in captured.out.splitlines() if line.startswith("[epoch]")]
     assert len(epoch_lines) == 2 * summary["epochs"]
+
+
+@pytest.fixture
+def saved_model_and_data(tmp_path):
+    import keras
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="softmax")])
+    model.compile(keras.optimizers.SGD(momentum=0.9), "sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(64, 4)).astype("float32"), rng.integers(0, 3, 64)
+    model.fit(x, y, epochs=1, verbose=0)  # a saved optimizer is a built one
+    model_path = tmp_path / "model.keras"
+    model.save(model_path)
+    data_path = tmp_path / "data.npz"
+    np.savez(data_path, x=x, y=y)
+    return str(model_path), str(data_path)
+
+
+def test_lr_find_prints_suggestions_and_writes_plot_and_json(saved_model_and_data, tmp_path, capsys):
+    model_path, data_path = saved_model_and_data
+    before = Path(model_path).read_bytes()
+    out = tmp_path / "out"
+    code = cli.main(
+        ["lr-find", model_path, data_path, "--steps", "12", "--wd", "0", "1e-3", "--out", str(out)]
+    )
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "valley:" in printed
+    assert "best wd:" in printed
+    assert (out / "lr_find.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    summary = json.loads((out / "lr_find.json").read_text())
+    assert set(summary["suggestions"]) == {"valley", "steepest", "minimum", "slide"}
+    assert set(summary["loss"]) == {"wd=0", "wd=0.001"}
+    assert len(summary["lr"]) == 12
+    assert Path(model_path).read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        (lambda m, d: [m + ".missing", d], "no such file"),
+        (lambda m, d: [m, d, "--x-key", "inputs"], "has no array 'inputs'"),
+        (lambda m, d: [m, d, "--steps", "1"], "`steps`"),
+        (lambda m, d: [d, d], "cannot load"),
+    ],
+    ids=["missing-model", "bad-key", "bad-steps", "not-a-model"],
+)
+def test_lr_find_errors_are_one_line(saved_model_and_data, tmp_path, capsys, change, words):
+    model_path, data_path = saved_model_and_data
+    code = cli.main(["lr-find", *change(model_path, data_path), "--out", str(tmp_path / "o")])
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ")
+    assert words in err
+    assert "\n" not in err

@@ -4,6 +4,8 @@ Subcommands:
 
 - `demo`: one cycle against a constant learning rate on scikit-learn's digits; see
   `keras_one_cycle_clr.demo`.
+- `lr-find MODEL.keras DATA.npz`: a learning-rate range test on a saved, compiled model; prints the
+  suggestions and writes the plot and a JSON summary.
 - `plot-schedule one-cycle|clr`: plots the learning rate (and momentum) that `OneCycle` or `CLR`
   would apply over a given number of steps.
 
@@ -16,6 +18,7 @@ and so on: every option's help names the argument it sets). The backend is Keras
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -104,6 +107,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo_parser.add_argument("--quick", action="store_true", help="a smoke run of a few seconds")
     demo_parser.set_defaults(run=_run_demo)
+
+    find_parser = commands.add_parser(
+        "lr-find",
+        help="run a learning-rate range test on a saved model and data",
+        description="Loads a compiled Keras model (.keras, safe mode) and arrays from an .npz file, runs "
+        "a learning-rate range test (the model file is not changed), prints the suggested learning "
+        "rates and writes lr_find.png and lr_find.json to --out.",
+    )
+    find_parser.add_argument("model", help="a compiled model saved with model.save('model.keras')")
+    find_parser.add_argument("data", help="an .npz file holding the inputs and the targets")
+    find_parser.add_argument("--x-key", default="x", help="the inputs' name in the .npz file (default: x)")
+    find_parser.add_argument("--y-key", default="y", help="the targets' name in the .npz file (default: y)")
+    find_parser.add_argument("--batch-size", type=_count(1), default=32, help="batch size (default: 32)")
+    find_parser.add_argument("--lr-min", type=float, default=1e-5, help="lr_range[0] (default: 1e-5)")
+    find_parser.add_argument("--lr-max", type=float, default=10.0, help="lr_range[1] (default: 10)")
+    find_parser.add_argument(
+        "--steps", type=int, default=100, help="steps: learning rates tried (default: 100)"
+    )
+    find_parser.add_argument("--batches-per-step", type=int, default=1, help="batches_per_step (default: 1)")
+    find_parser.add_argument(
+        "--wd", type=float, nargs="+", default=(), help="wd_list: weight decays to sweep (default: none)"
+    )
+    find_parser.add_argument("--out", default="lr_find_out", help="output directory (default: lr_find_out)")
+    find_parser.set_defaults(run=_run_lr_find)
 
     plot_parser = commands.add_parser(
         "plot-schedule",
@@ -244,3 +271,80 @@ def _schedule_title(args):
     if args.momentum_start is not None:
         title += f", momentum {args.momentum_start:g} to {args.momentum_low:g}"
     return title
+
+
+def _load_lr_find_inputs(args):
+    """The model and arrays named on the command line, or a one-line usage error."""
+    import keras
+    import numpy as np
+
+    for path in (args.model, args.data):
+        if not Path(path).is_file():
+            msg = f"no such file: {path}"
+            raise _UsageError(msg)
+    try:
+        model = keras.models.load_model(args.model, safe_mode=True)
+    except (ValueError, OSError, TypeError) as error:
+        msg = f"cannot load {args.model} as a Keras model: {error}"
+        raise _UsageError(msg) from error
+    if getattr(model, "optimizer", None) is None:
+        msg = f"{args.model} holds no optimizer: compile the model before saving it"
+        raise _UsageError(msg)
+    try:
+        with np.load(args.data, allow_pickle=False) as arrays:
+            missing = [key for key in (args.x_key, args.y_key) if key not in arrays]
+            if missing:
+                msg = f"{args.data} has no array {missing[0]!r}; it has: {', '.join(arrays.files)}"
+                raise _UsageError(msg)
+            x, y = arrays[args.x_key], arrays[args.y_key]
+    except (ValueError, OSError) as error:
+        msg = f"cannot read {args.data} as an .npz file: {error}"
+        raise _UsageError(msg) from error
+    if len(x) != len(y):
+        msg = f"--x-key {args.x_key} has {len(x)} rows but --y-key {args.y_key} has {len(y)}"
+        raise _UsageError(msg)
+    return model, x, y
+
+
+def _run_lr_find(args):
+    import numpy as np
+
+    from keras_one_cycle_clr import range_test, suggest
+
+    model, x, y = _load_lr_find_inputs(args)
+    try:  # bad option values (named by the library) and data that does not fit the model
+        test = range_test.lr_find(
+            model,
+            x,
+            y,
+            batch_size=args.batch_size,
+            lr_range=(args.lr_min, args.lr_max),
+            wd_list=args.wd,
+            steps=args.steps,
+            batches_per_step=args.batches_per_step,
+        )
+    except (ValueError, TypeError) as error:
+        raise _UsageError(str(error)) from error
+    suggestions = {name: test.suggest(method=name) for name in suggest.RULES}
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    test.plot().savefig(out / "lr_find.png", dpi=110)
+    summary = {
+        "model": args.model,
+        "data": args.data,
+        "suggestions": suggestions,
+        "best_wd": test.best_wd,
+        "lr": test.lr.tolist(),
+        # NaN marks steps a sweep never reached; JSON has no NaN, so they are null.
+        "loss": {
+            label: [None if np.isnan(v) else float(v) for v in test.loss[:, j]]
+            for j, label in enumerate(test.sweep_labels)
+        },
+    }
+    (out / "lr_find.json").write_text(json.dumps(summary, indent=2) + "\n")
+    for name, value in suggestions.items():
+        sys.stdout.write(f"{name:>9}: {value:.3g}\n")
+    if test.best_wd is not None:
+        sys.stdout.write(f"  best wd: {test.best_wd:g}\n")
+    sys.stdout.write(f"wrote {out / 'lr_find.png'} and {out / 'lr_find.json'}\n")
+    return 0

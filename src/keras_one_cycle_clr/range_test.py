@@ -135,6 +135,11 @@ class LrRangeTest(keras.callbacks.Callback):
         return max(1, len(self.wd_list))
 
     @property
+    def sweep_labels(self):
+        """One label per sweep: `"wd=..."`, or `"loss"` without a weight-decay grid."""
+        return [f"wd={wd:g}" for wd in self.wd_list] or ["loss"]
+
+    @property
     def batches_needed(self):
         """The number of training batches all sweeps take when none stops early."""
         return self.steps * self.batches_per_step * self.n_wd
@@ -205,12 +210,10 @@ class LrRangeTest(keras.callbacks.Callback):
         """
         from keras_one_cycle_clr import plot
 
-        losses = self._losses(set)
-        labels = [f"wd={wd:g}" for wd in self.wd_list] or ["loss"]
         return plot.plot_range_test(
             self.lr,
-            losses,
-            labels,
+            self._losses(set),
+            self.sweep_labels,
             suggestion=self.suggest(set=set),
             window=_checks.check_count("window", window) if ma else None,
             x_scale=x_scale,
