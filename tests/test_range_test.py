@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import keras_one_cycle_clr as kclr
+from keras_one_cycle_clr import suggest
 
 BACKEND = keras.backend.backend()
 EXECUTIONS = [1] if BACKEND == "torch" else [1, 2]
@@ -153,6 +154,9 @@ def test_lr_find_returns_results_and_writes_no_file(tmp_path, monkeypatch):
     assert test.loss.shape == (10, 1)
     assert np.all(np.isfinite(test.loss))
     assert test.lr[0] <= test.suggest() <= test.lr[-1]
+    trimmed = suggest.trim(test.lr, suggest.smooth(test.loss[:, 0]), skip_start=1)
+    for method, rule in suggest.RULES.items():
+        assert test.suggest(method) == rule(*trimmed)
     assert test.best_wd is None
     assert os.listdir(tmp_path) == []
 

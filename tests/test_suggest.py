@@ -98,3 +98,13 @@ def test_rules_need_matching_shapes():
 def test_smooth_checks_beta():
     with pytest.raises(ValueError, match="`beta`"):
         suggest.smooth([1.0], beta=1.0)
+
+
+def test_trim_drops_the_biased_start_and_the_diverged_end_of_the_reached_steps():
+    losses = LOSSES.copy()
+    losses[50:] = np.nan
+    lrs, kept = suggest.trim(LRS, losses, skip_start=6)
+    np.testing.assert_array_equal(lrs, LRS[6:45])
+    np.testing.assert_array_equal(kept, losses[6:45])
+    short_lrs, _ = suggest.trim(LRS[:8], LOSSES[:8], skip_start=6)
+    assert len(short_lrs) == 8  # too few to trim: kept whole

@@ -185,6 +185,9 @@ class LrRangeTest(keras.callbacks.Callback):
     def suggest(self, method="valley", set="train"):
         """A learning rate suggested from the smoothed loss of the best weight decay's sweep.
 
+        As in fastai, the rule sees the smoothed loss without its first `steps // 10` and its last 5
+        reached steps (see `suggest.trim`).
+
         Args:
             method: `"valley"` (fastai's default), `"steepest"` (steepest descent against log lr) or
                 `"minimum"` (a tenth of the lr at the lowest loss). Defaults to `"valley"`.
@@ -196,7 +199,8 @@ class LrRangeTest(keras.callbacks.Callback):
         rule = suggest.RULES[_checks.check_choice("method", method, tuple(suggest.RULES))]
         losses = self._losses(set)
         column = 0 if self.best_wd is None else self.wd_list.index(self.best_wd)
-        return rule(self.lr, suggest.smooth(losses[:, column]))
+        lrs, smoothed = suggest.trim(self.lr, suggest.smooth(losses[:, column]), self.steps // 10)
+        return rule(lrs, smoothed)
 
     def plot(self, set="train", x_scale="log", y_scale="linear", ma=True, window=5):
         """Plots loss against learning rate, one curve per weight decay; returns the Figure.

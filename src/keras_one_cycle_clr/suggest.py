@@ -38,6 +38,25 @@ def smooth(losses, beta=0.98):
     return out
 
 
+def trim(lrs, losses, skip_start, skip_end=5):
+    """Drops the first `skip_start` and the last `skip_end` reached steps, as fastai does before its
+    rules: the smoothed curve starts biased and ends in divergence. Keeps everything when too few
+    steps would remain.
+
+    Example:
+
+    >>> trim(np.arange(10.0), np.arange(10.0), skip_start=2, skip_end=3)[0].tolist()
+    [2.0, 3.0, 4.0, 5.0, 6.0]
+
+    Returns:
+        `(lrs, losses)`, the reached steps that are kept.
+    """
+    lrs, losses = _finite(lrs, losses)
+    if len(losses) - skip_start - skip_end < 2:
+        return lrs, losses
+    return lrs[skip_start : len(losses) - skip_end], losses[skip_start : len(losses) - skip_end]
+
+
 def _finite(lrs, losses):
     lrs = np.asarray(lrs, dtype=np.float64)
     losses = np.asarray(losses, dtype=np.float64)
