@@ -182,16 +182,19 @@ class LrRangeTest(keras.callbacks.Callback):
         lowest = [np.nanmin(suggest.smooth(losses[:, j]), initial=np.inf) for j in range(self.n_wd)]
         return self.wd_list[int(np.argmin(lowest))]
 
-    def suggest(self, method="valley", set="train"):
+    def suggest(self, method="valley", set="train", **rule_kwargs):
         """A learning rate suggested from the smoothed loss of the best weight decay's sweep.
 
         As in fastai, the rule sees the smoothed loss without its first `steps // 10` and its last 5
         reached steps (see `suggest.trim`).
 
         Args:
-            method: `"valley"` (fastai's default), `"steepest"` (steepest descent against log lr) or
-                `"minimum"` (a tenth of the lr at the lowest loss). Defaults to `"valley"`.
+            method: `"valley"` (fastai's default), `"steepest"` (steepest descent against log lr),
+                `"minimum"` (a tenth of the lr at the lowest loss) or `"slide"`. Defaults to
+                `"valley"`. These are rules for a constant learning rate; for a one-cycle peak use
+                `OneCycle.from_range_test`.
             set: `"train"` or `"valid"`. Defaults to `"train"`.
+            **rule_kwargs: Passed to the rule, e.g. `divisor=` for `"minimum"`.
 
         Returns:
             A Python float.
@@ -200,7 +203,7 @@ class LrRangeTest(keras.callbacks.Callback):
         losses = self._losses(set)
         column = 0 if self.best_wd is None else self.wd_list.index(self.best_wd)
         lrs, smoothed = suggest.trim(self.lr, suggest.smooth(losses[:, column]), self.steps // 10)
-        return rule(lrs, smoothed)
+        return rule(lrs, smoothed, **rule_kwargs)
 
     def plot(self, set="train", x_scale="log", y_scale="linear", ma=True, window=5):
         """Plots loss against learning rate, one curve per weight decay; returns the Figure.

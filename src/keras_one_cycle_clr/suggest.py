@@ -83,16 +83,21 @@ def steepest(lrs, losses):
     return float(lrs[int(np.argmin(slopes))])
 
 
-def minimum(lrs, losses):
-    """A tenth of the learning rate at the lowest loss (fastai's `minimum` rule).
+def minimum(lrs, losses, divisor=10.0):
+    """The learning rate at the lowest loss, divided by `divisor` (fastai's `minimum` rule: 10).
 
     Example:
 
     >>> minimum([1e-3, 1e-2, 1e-1, 1.0], [1.0, 0.9, 0.5, 2.0])
     0.01
+
+    Args:
+        lrs, losses: The range test's learning rates and (smoothed) losses.
+        divisor: A Python float >= 1. Defaults to 10.
     """
+    divisor = _checks.check_number("divisor", divisor, low=1.0)
     lrs, losses = _finite(lrs, losses)
-    return float(lrs[int(np.argmin(losses))] / 10)
+    return float(lrs[int(np.argmin(losses))] / divisor)
 
 
 def valley(lrs, losses):
