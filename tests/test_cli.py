@@ -124,10 +124,15 @@ def test_python_dash_m_runs_main(monkeypatch, capsys):
 def test_quick_demo_writes_plots_and_summary(tmp_path, capsys):
     out = tmp_path / "demo"
     assert cli.main(["demo", "--quick", "--out", str(out), "--seed", "1"]) == 0
+    read_png(out / "range_test.png")
     read_png(out / "schedule.png")
     read_png(out / "loss_curves.png")
     summary = json.loads((out / "summary.json").read_text())
     assert summary["backend"] == keras.backend.backend()
+    assert summary["lr_range_source"] == "OneCycle.from_range_test"
+    assert summary["weight_decay"] in summary["range_test"]["wd_list"]
+    assert 0 < summary["lr_range"][0] < summary["lr_range"][1]
+    assert set(summary["range_test"]["suggestions"]) == {"valley", "steepest", "minimum", "slide"}
     assert {"lr_range", "epochs", "steps", "steps_per_epoch", "runs"} <= set(summary)
     assert summary["steps"] == summary["epochs"] * summary["steps_per_epoch"]
     assert set(summary["runs"]) == {"one_cycle", "constant"}

@@ -1,9 +1,12 @@
 """A small end-to-end demo: one cycle against a constant learning rate on scikit-learn's digits.
 
-`python -m keras_one_cycle_clr demo --out DIR` trains the same small MLP twice on the 8x8 digits that
-ship with scikit-learn (nothing is downloaded): once with `OneCycle`, once with a constant learning
-rate, both with `SGD(momentum=0.9)` from the same initial weights. It writes to DIR:
+`python -m keras_one_cycle_clr demo --out DIR` works on the 8x8 digits that ship with scikit-learn
+(nothing is downloaded). It runs a learning-rate range test with a weight-decay grid, lets it choose
+the one-cycle learning rates (`OneCycle.from_range_test`) and the weight decay (`best_wd`), then trains
+the same small MLP twice from the same initial weights, both with `SGD(momentum=0.9)`: once with that
+one cycle, once with a tuned constant learning rate. It writes to DIR:
 
+- `range_test.png`: validation loss against learning rate, one curve per weight decay;
 - `schedule.png`: the one-cycle learning rate and momentum over the real number of steps;
 - `loss_curves.png`: training and validation loss of both runs, epoch by epoch;
 - `summary.json`: the backend, the settings, and each run's final validation accuracy and wall time.
@@ -21,8 +24,9 @@ from typing import TextIO
 
 import keras
 
-from keras_one_cycle_clr import _checks, _data
+from keras_one_cycle_clr import _checks, _data, suggest
 from keras_one_cycle_clr.callbacks import OneCycle
+from keras_one_cycle_clr.range_test import lr_find
 
 DEFAULT_OUT = "demo_out"
 DEFAULT_EPOCHS = 8
@@ -32,9 +36,8 @@ BATCH_SIZE = 32
 VALIDATION_FRACTION = 0.2
 HIDDEN_UNITS = 128
 SGD_MOMENTUM = 0.9
-# Fixed until the learning-rate range test exists; see `_choose_lr_range`. Peaks of 0.2 and above
-# overshoot with this MLP and batch size (0.5 diverges), 0.1 gives the lowest validation loss.
-DEFAULT_LR_RANGE = (0.01, 0.1)
+RANGE_TEST = {"lr_range": (1e-4, 10.0), "steps": 100, "batches_per_step": 1}
+WD_GRID = (0.0, 1e-4, 1e-3, 1e-2)
 MOMENTUM_RANGE = (0.95, 0.85)
 # The baseline is a tuned constant, not a strawman: 0.05 beat 0.01 and 0.03 at 3 to 12 epochs.
 CONSTANT_LR = 0.05
@@ -57,7 +60,8 @@ def run_demo(
             Defaults to 8, or 2 with `quick`.
         seed: A Python int >= 0. Seeds the train/validation split and the initial weights, which both
             runs share. Defaults to 0.
-        quick: A Python bool. A smoke run: 2 epochs unless `epochs` is given. Defaults to False.
+        quick: A Python bool. A smoke run: a 30-step range test and 2 epochs unless `epochs` is
+            given. Defaults to False.
         stream: A text stream for the progress lines. Defaults to `sys.stdout`.
 
     Returns:
@@ -91,18 +95,41 @@ def run_demo(
         f"{x_train.shape[1]} features, {steps_per_epoch} steps per epoch, {total_steps} steps"
     )
 
-    lr_range = _choose_lr_range(data)
-    say(f"[lr] lr_range={lr_range} (fixed default), constant baseline lr={CONSTANT_LR}")
+    range_test = {**RANGE_TEST, "steps": 30} if quick else RANGE_TEST
+    say(f"[range test] {range_test['steps']} learning rates x {len(WD_GRID)} weight decays {WD_GRID}")
+    range_started = time.perf_counter()
+    lrrt = lr_find(
+        _build_model(seed, range_test["lr_range"][0]),
+        data["x_train"],
+        data["y_train"],
+        batch_size=BATCH_SIZE,
+        wd_list=WD_GRID,
+        validation_data=(data["x_val"], data["y_val"]),
+        validation_batch_size=128,
+        batches_per_val=2,
+        **range_test,
+    )
+    range_test_time = time.perf_counter() - range_started
+    one_cycle = OneCycle.from_range_test(lrrt, momentum_range=MOMENTUM_RANGE)
+    lr_range = one_cycle.lr_range
+    weight_decay = lrrt.best_wd or None  # 0 means none: keep decay out of the step entirely
+    say(
+        f"[range test] {range_test_time:.1f} s: lr_range=({lr_range[0]:.3g}, {lr_range[1]:.3g}), "
+        f"weight_decay={lrrt.best_wd:g}; constant baseline lr={CONSTANT_LR}"
+    )
+    range_test_path = out_dir / "range_test.png"
+    peak_label = f"one-cycle peak {lr_range[1]:.2g} (best wd {lrrt.best_wd:g})"
+    lrrt.plot(set="valid", mark=lr_range[1], mark_label=peak_label).savefig(range_test_path, dpi=110)
+    say(f"[plot] {range_test_path}")
 
-    one_cycle = OneCycle(lr_range=lr_range, momentum_range=MOMENTUM_RANGE)
     runs = {}
     histories = {}
-    for name, learning_rate, callbacks in (
-        ("one_cycle", lr_range[0], [one_cycle]),
-        ("constant", CONSTANT_LR, []),
+    for name, learning_rate, decay, callbacks in (
+        ("one_cycle", lr_range[0], weight_decay, [one_cycle]),
+        ("constant", CONSTANT_LR, None, []),
     ):
         say(f"[train] {_RUN_LABELS[name]}: {epochs} epochs")
-        history, result = _train(data, learning_rate, callbacks, epochs, seed, name, say)
+        history, result = _train(data, learning_rate, decay, callbacks, epochs, seed, name, say)
         histories[name] = history
         runs[name] = result
         say(
@@ -130,7 +157,14 @@ def run_demo(
         "keras_version": keras.__version__,
         "dataset": "sklearn.datasets.load_digits",
         "lr_range": list(lr_range),
-        "lr_range_source": "fixed default",
+        "lr_range_source": "OneCycle.from_range_test",
+        "weight_decay": lrrt.best_wd,
+        "range_test": {
+            **range_test,
+            "wd_list": list(WD_GRID),
+            "suggestions": {method: lrrt.suggest(method, set="valid") for method in suggest.RULES},
+            "wall_time_s": round(range_test_time, 3),
+        },
         "momentum_range": list(MOMENTUM_RANGE),
         "constant_lr": CONSTANT_LR,
         "constant_momentum": SGD_MOMENTUM,
@@ -178,18 +212,7 @@ def _load_digits(seed):
     }
 
 
-def _choose_lr_range(data):
-    """The learning-rate range the one-cycle run uses."""
-    # >>> LR RANGE TEST GOES HERE <<<
-    # LrRangeTest does not exist yet. When it does, run it here on a fresh `_build_model(seed, ...)`
-    # with `data["x_train"]` / `data["y_train"]` and return the range it suggests (and set
-    # "lr_range_source" in the summary to match). Until then the range is the fixed default, which
-    # trains this MLP well on every backend.
-    del data
-    return DEFAULT_LR_RANGE
-
-
-def _build_model(seed, learning_rate):
+def _build_model(seed, learning_rate, weight_decay=None):
     """The small MLP, compiled; the same `seed` gives the same initial weights."""
     keras.utils.set_random_seed(seed)
     model = keras.Sequential(
@@ -200,16 +223,16 @@ def _build_model(seed, learning_rate):
         ]
     )
     model.compile(
-        optimizer=keras.optimizers.SGD(learning_rate=learning_rate, momentum=SGD_MOMENTUM),
+        optimizer=keras.optimizers.SGD(learning_rate, momentum=SGD_MOMENTUM, weight_decay=weight_decay),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
     return model
 
 
-def _train(data, learning_rate, callbacks, epochs, seed, name, say):
+def _train(data, learning_rate, weight_decay, callbacks, epochs, seed, name, say):
     """Fits one model; returns its `History.history` and a summary of the run."""
-    model = _build_model(seed, learning_rate)
+    model = _build_model(seed, learning_rate, weight_decay)
     progress = _EpochProgress(_RUN_LABELS[name], epochs, say)
     started = time.perf_counter()
     history = model.fit(
@@ -257,7 +280,8 @@ def _plot_one_cycle_schedule(one_cycle, epochs, steps_per_epoch):
     from keras_one_cycle_clr import plot
 
     title = (
-        f"OneCycle schedule: lr_range={one_cycle.lr_range}, momentum_range={one_cycle.momentum_range}, "
+        f"OneCycle: lr {one_cycle.lr_range[0]:.2g} to {one_cycle.lr_range[1]:.2g}, momentum "
+        f"{one_cycle.momentum_range[0]:g} to {one_cycle.momentum_range[1]:g}, "
         f"{epochs} epochs x {steps_per_epoch} steps"
     )
     return plot.plot_schedule(one_cycle.schedule_values(epochs * steps_per_epoch), title=title)

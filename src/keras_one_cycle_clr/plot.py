@@ -203,6 +203,7 @@ def plot_range_test(
     losses,
     labels,
     suggestion=None,
+    suggestion_label=None,
     window=None,
     x_scale="log",
     y_scale="linear",
@@ -225,6 +226,7 @@ def plot_range_test(
         losses: Shape `(steps, n_sweeps)`; NaN where a sweep stopped.
         labels: One legend label per sweep.
         suggestion: A learning rate to mark with a vertical line, or None.
+        suggestion_label: The line's legend label. Defaults to "suggested lr <value>".
         window: Draw a trailing moving average of this many steps (the raw curve faint behind it), or
             None for the raw curve only.
         x_scale, y_scale: matplotlib axis scales. Default to "log" and "linear".
@@ -253,7 +255,8 @@ def plot_range_test(
         else:
             ax.plot(lrs, curve, label=label)
     if suggestion is not None:
-        ax.axvline(suggestion, color="black", linestyle=":", label=f"suggested lr {suggestion:.2g}")
+        label = suggestion_label or f"suggested lr {suggestion:.2g}"
+        ax.axvline(suggestion, color="black", linestyle=":", label=label)
     if finite.size:  # keep the diverged tail from squashing the interesting part of the curve
         low, high = finite.min(), np.percentile(finite, 95)
         margin = 0.05 * (high - low or 1.0)

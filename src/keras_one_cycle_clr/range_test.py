@@ -205,7 +205,9 @@ class LrRangeTest(keras.callbacks.Callback):
         lrs, smoothed = suggest.trim(self.lr, suggest.smooth(losses[:, column]), self.steps // 10)
         return rule(lrs, smoothed, **rule_kwargs)
 
-    def plot(self, set="train", x_scale="log", y_scale="linear", ma=True, window=5):
+    def plot(
+        self, set="train", x_scale="log", y_scale="linear", ma=True, window=5, mark=None, mark_label=None
+    ):
         """Plots loss against learning rate, one curve per weight decay; returns the Figure.
 
         Args:
@@ -214,6 +216,9 @@ class LrRangeTest(keras.callbacks.Callback):
             y_scale: matplotlib scale of the loss axis. Defaults to `"linear"`.
             ma: Draw a trailing moving average of `window` steps. Defaults to True.
             window: A Python int >= 1. Defaults to 5.
+            mark: A learning rate to mark with a vertical line, e.g. a one-cycle peak. Defaults to
+                the `"valley"` suggestion.
+            mark_label: Its legend label. Defaults to "suggested lr ...".
         """
         from keras_one_cycle_clr import plot
 
@@ -221,7 +226,8 @@ class LrRangeTest(keras.callbacks.Callback):
             self.lr,
             self._losses(set),
             self.sweep_labels,
-            suggestion=self.suggest(set=set),
+            suggestion=self.suggest(set=set) if mark is None else mark,
+            suggestion_label=mark_label,
             window=_checks.check_count("window", window) if ma else None,
             x_scale=x_scale,
             y_scale=y_scale,
