@@ -19,6 +19,13 @@ def _figure(ncols, width_per_axis=5.0, height=3.6):
 def plot_schedule(values, ax=None, title=None):
     """Plots `{"lr": array, "momentum": array or None}` against the iteration.
 
+    Example:
+
+    >>> import keras_one_cycle_clr as kclr
+    >>> fig = plot_schedule(kclr.OneCycle((0.01, 0.1), (0.95, 0.85)).schedule_values(100))
+    >>> [ax.get_title() for ax in fig.axes]
+    ['Learning rate', 'Momentum']
+
     Args:
         values: The dict returned by `OneCycle.schedule_values` or `CLR.schedule_values`.
         ax: A matplotlib Axes for the learning rate, or None to make a new Figure. With momentum and

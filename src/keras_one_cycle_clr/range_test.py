@@ -27,6 +27,21 @@ class TrainingState:
 
     Restoring it makes the model and optimizer bit-identical to when it was taken, step counter and
     learning rate included.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> model.compile(keras.optimizers.Adam(), "mse")
+    >>> model.optimizer.build(model.trainable_variables)
+    >>> state = TrainingState(model)
+    >>> _ = model.fit(np.ones((8, 2)), np.ones((8, 1)), verbose=0)
+    >>> state.restore(model)
+    >>> int(model.optimizer.iterations.numpy())
+    0
+
+    Args:
+        model: A compiled Keras model whose optimizer is built.
     """
 
     def __init__(self, model):

@@ -30,6 +30,24 @@ def piecewise_anneal(step, knots, values, anneal):
     """Joins annealing phases: phase `i` runs from `values[i]` at step `knots[i]` to `values[i + 1]`
     at step `knots[i + 1]`; a step belongs to the first phase whose end it has not passed, and steps
     past the last knot stay at `values[-1]`.
+
+    Example:
+
+    >>> from keras import ops
+    >>> from keras_one_cycle_clr._anneal import linear_anneal
+    >>> steps = ops.arange(5, dtype="float32")
+    >>> values = piecewise_anneal(steps, [0.0, 2.0, 4.0], [0.0, 1.0, 0.5], linear_anneal)
+    >>> ops.convert_to_numpy(values).tolist()
+    [0.0, 0.5, 1.0, 0.75, 0.5]
+
+    Args:
+        step: The step(s), a float32 tensor.
+        knots: Python floats, increasing: where each phase ends.
+        values: Python floats, one more than the phases: the value at each knot.
+        anneal: An interpolation function `(start, end, pct) -> value` from `_anneal`.
+
+    Returns:
+        A tensor shaped like `step`.
     """
     result = _phase_value(step, knots[-2], knots[-1], values[-2], values[-1], anneal)
     for i in range(len(knots) - 3, -1, -1):
@@ -39,7 +57,16 @@ def piecewise_anneal(step, knots, values, anneal):
 
 
 def evaluate(schedule, num_steps: int) -> np.ndarray:
-    """Values of `schedule` at steps `0 .. num_steps - 1`, computed by the schedule's own code."""
+    """Values of `schedule` at steps `0 .. num_steps - 1`, computed by the schedule's own code.
+
+    Example:
+
+    >>> evaluate(CyclicSchedule(0.0, 1.0, cycle_steps=4, mode="triangular"), 5).tolist()
+    [0.0, 0.5, 1.0, 0.5, 0.0]
+
+    Returns:
+        A float32 NumPy array of shape `(num_steps,)`.
+    """
     steps = ops.arange(num_steps, dtype=_DTYPE)
     return np.asarray(ops.convert_to_numpy(schedule(steps)), dtype=np.float32)
 
