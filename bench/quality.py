@@ -51,14 +51,12 @@ import keras
 import numpy as np
 
 import keras_one_cycle_clr as kclr
-from keras_one_cycle_clr import suggest
+from keras_one_cycle_clr import demo, suggest
 from keras_one_cycle_clr.range_test import TrainingState
 
 BACKEND = keras.backend.backend()
 BATCH_SIZE = 32
-VALIDATION_FRACTION = 0.2
-HIDDEN_UNITS = 128
-SGD_MOMENTUM = 0.9
+
 MOMENTUM_RANGE = (0.95, 0.85)
 DIV_FACTOR = 25  # lr_range = (peak / 25, peak)
 RANGE_TEST = {"lr_range": (1e-4, 10), "steps": 100, "batches_per_step": 1}
@@ -78,42 +76,10 @@ def limit_torch_threads(threads):
         torch.set_num_threads(threads)
 
 
-def load_digits(seed):
-    """The digits, standardized with the training split's statistics, split (stratified) with `seed`."""
-    from sklearn.datasets import load_digits as sk_load_digits
-    from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import StandardScaler
-
-    x, y = sk_load_digits(return_X_y=True)
-    x_train, x_val, y_train, y_val = train_test_split(
-        x, y, test_size=VALIDATION_FRACTION, random_state=seed, stratify=y
-    )
-    scaler = StandardScaler().fit(x_train)
-    return {
-        "x_train": scaler.transform(x_train).astype("float32"),
-        "y_train": y_train.astype("int32"),
-        "x_val": scaler.transform(x_val).astype("float32"),
-        "y_val": y_val.astype("int32"),
-    }
-
-
 def build_model(seed, learning_rate):
-    """The demo's MLP, compiled; the same `seed` gives the same initial weights and shuffling."""
+    """The demo's MLP; a cleared session keeps hundreds of runs from piling up graphs."""
     keras.backend.clear_session()
-    keras.utils.set_random_seed(seed)
-    model = keras.Sequential(
-        [
-            keras.Input((64,)),
-            keras.layers.Dense(HIDDEN_UNITS, activation="relu"),
-            keras.layers.Dense(10, activation="softmax"),
-        ]
-    )
-    model.compile(
-        optimizer=keras.optimizers.SGD(learning_rate=learning_rate, momentum=SGD_MOMENTUM),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    return model
+    return demo.build_model(seed, learning_rate)
 
 
 class StepsToTarget(keras.callbacks.Callback):
@@ -303,7 +269,7 @@ def main(argv=None):
         return runs[key]
 
     for seed in seeds:
-        data = load_digits(seed)
+        data = demo.load_digits(seed)
         steps_per_epoch = math.ceil(len(data["x_train"]) / BATCH_SIZE)
         t0 = time.perf_counter()
         start = SeedModel(seed)

@@ -92,7 +92,7 @@ def run_demo(
         stream.flush()
 
     say(f"[demo] backend={keras.backend.backend()} epochs={epochs} seed={seed} out={out_dir}")
-    data = _load_digits(seed)
+    data = load_digits(seed)
     x_train = data["x_train"]
     steps_per_epoch = _data.steps_per_epoch(x_train, BATCH_SIZE)
     total_steps = epochs * steps_per_epoch
@@ -105,7 +105,7 @@ def run_demo(
     say(f"[range test] {range_test['steps']} learning rates x {len(WD_GRID)} weight decays {WD_GRID}")
     range_started = time.perf_counter()
     lrrt = lr_find(
-        _build_model(seed, range_test["lr_range"][0]),
+        build_model(seed, range_test["lr_range"][0]),
         data["x_train"],
         data["y_train"],
         batch_size=BATCH_SIZE,
@@ -199,7 +199,7 @@ def _require_demo_dependencies():
         raise ImportError(msg) from error
 
 
-def _load_digits(seed):
+def load_digits(seed):
     """The digits, standardized with the training split's statistics, split with `seed`."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
@@ -218,7 +218,7 @@ def _load_digits(seed):
     }
 
 
-def _build_model(seed, learning_rate, weight_decay=None):
+def build_model(seed, learning_rate, weight_decay=None):
     """The small MLP, compiled; the same `seed` gives the same initial weights."""
     keras.utils.set_random_seed(seed)
     model = keras.Sequential(
@@ -238,7 +238,7 @@ def _build_model(seed, learning_rate, weight_decay=None):
 
 def _train(data, learning_rate, weight_decay, callbacks, epochs, seed, name, say):
     """Fits one model; returns its `History.history` and a summary of the run."""
-    model = _build_model(seed, learning_rate, weight_decay)
+    model = build_model(seed, learning_rate, weight_decay)
     progress = _EpochProgress(_RUN_LABELS[name], epochs, say)
     started = time.perf_counter()
     history = model.fit(
