@@ -240,3 +240,18 @@ def test_optimizer_with_a_schedule_as_learning_rate_is_refused_before_training()
     with pytest.raises(ValueError, match="float `learning_rate`"):
         fit(model, [kclr.OneCycle((0.01, 0.1), (0.95, 0.85))])
     assert float(model.get_weights()[0].ravel()[0]) == W0
+
+
+@pytest.mark.parametrize("name", ["onecycle-cos", "clr-triangular"])
+def test_with_gradient_accumulation_the_schedule_advances_once_per_applied_update(name):
+    # Every batch is the same here, so accumulating two batches' gradients before an update is one
+    # update on one batch: 2N batches with accumulation must train as N batches without.
+    accumulated = one_weight_model(keras.optimizers.SGD(0.05, momentum=0.9, gradient_accumulation_steps=2))
+    plain = one_weight_model(keras.optimizers.SGD(0.05, momentum=0.9))
+    fit(accumulated, [POLICIES[name]()], epochs=2 * EPOCHS)
+    fit(plain, [POLICIES[name]()])
+    np.testing.assert_allclose(accumulated.get_weights()[0], plain.get_weights()[0], rtol=1e-5)
+    # Control: a cycle laid over all 2N batches ends elsewhere.
+    stretched = one_weight_model(keras.optimizers.SGD(0.05, momentum=0.9))
+    fit(stretched, [POLICIES[name]()], epochs=2 * EPOCHS)
+    assert not np.allclose(stretched.get_weights()[0], plain.get_weights()[0], rtol=1e-3)

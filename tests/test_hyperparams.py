@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import keras_one_cycle_clr as kclr
+from keras_one_cycle_clr import hyperparams
 from keras_one_cycle_clr.hyperparams import ScheduleInjection, momentum_attribute
 
 X = np.random.default_rng(1).normal(size=(32, 3)).astype("float32")
@@ -95,3 +96,107 @@ def test_tables_must_share_one_length():
         ScheduleInjection(
             keras.optimizers.SGD(0.1, momentum=0.9), {"learning_rate": [0.1], "momentum": [0.9, 0.8]}
         )
+
+
+@pytest.fixture
+def traces(monkeypatch):
+    """Python calls of `Sequential.train_step`: one per trace on TensorFlow and JAX."""
+    calls = []
+    train_step = keras.Sequential.train_step
+
+    def counted(self, *args, **kwargs):
+        calls.append(1)
+        return train_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Sequential, "train_step", counted)
+    return calls
+
+
+def one_weight_model():
+    model = keras.Sequential(
+        [keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")]
+    )
+    model.compile(keras.optimizers.SGD(0.05, momentum=0.9), "mse")
+    return model
+
+
+ONES = np.ones((24, 1), dtype="float32")
+
+
+def fit(model, *callbacks):
+    model.fit(ONES, ONES * 0, batch_size=4, epochs=2, shuffle=False, verbose=0, callbacks=list(callbacks))
+
+
+@pytest.mark.skipif(keras.backend.backend() == "torch", reason="PyTorch runs the step eagerly")
+def test_later_fits_reuse_the_compiled_step_and_their_own_tables_drive_it(traces):
+    def run(reuse, second_range):
+        model = one_weight_model()
+        fit(model)
+        counts = [len(traces)]
+        fit(model, kclr.OneCycle((0.01, 0.1), (0.95, 0.85)))
+        counts.append(len(traces))
+        if not reuse:
+            hyperparams._COMPILED.clear()
+        fit(model, kclr.OneCycle(second_range, (0.9, 0.8)))
+        counts.append(len(traces))
+        fit(model)  # the model's own step again: constant lr 0.05, momentum 0.9
+        counts.append(len(traces))
+        return model.get_weights()[0], np.diff(counts).tolist()
+
+    reused, new_traces = run(reuse=True, second_range=(0.02, 0.3))
+    retraced, new_retraces = run(reuse=False, second_range=(0.02, 0.3))
+    assert new_traces == [1, 0, 0]  # one step with tables for both cycles; the plain one kept
+    assert new_retraces == [1, 1, 0]
+    np.testing.assert_allclose(reused, retraced, rtol=1e-6)
+    other, _ = run(reuse=True, second_range=(0.01, 0.1))  # control: the second cycle's values matter
+    assert not np.allclose(reused, other, rtol=1e-3)
+
+
+@pytest.mark.skipif(keras.backend.backend() == "torch", reason="PyTorch runs the step eagerly")
+def test_a_range_test_traces_one_step_for_all_weight_decays_and_reuses_it_next_time(traces):
+    model = one_weight_model()
+    fit(model)
+    before = len(traces)
+    kwargs = {"lr_range": (1e-3, 0.1), "wd_list": [0.0, 0.1, 1.0], "steps": 4, "batches_per_step": 1}
+    first = kclr.lr_find(model, ONES, ONES * 0, batch_size=4, **kwargs)
+    second = kclr.lr_find(model, ONES, ONES * 0, batch_size=4, **kwargs)
+    fit(model)
+    assert len(traces) - before == 1
+    np.testing.assert_allclose(first.loss, second.loss, rtol=1e-6)
+    assert not np.allclose(first.loss[:, 0], first.loss[:, 2], rtol=1e-3)  # each decay took effect
+
+
+def test_a_checkpoint_written_mid_cycle_holds_only_the_optimizers_own_variables(tmp_path):
+    model = one_weight_model()
+    path = tmp_path / "mid.keras"
+    fit(model, kclr.OneCycle((0.01, 0.1), (0.95, 0.85)), keras.callbacks.ModelCheckpoint(path))
+    plain = one_weight_model()
+    plain.optimizer.build(plain.trainable_variables)
+    # A mismatch would warn "Skipping variable loading for optimizer" (an error under this config).
+    loaded = keras.models.load_model(path)
+    assert len(loaded.optimizer.variables) == len(plain.optimizer.variables)
+    assert len(model.optimizer.variables) == len(plain.optimizer.variables)  # tables gone after fit
+    np.testing.assert_array_equal(loaded.get_weights()[0], model.get_weights()[0])
+
+
+def test_a_step_traced_for_other_tables_of_the_same_shape_is_not_reused():
+    # JAX caches traces by function and input shapes: one-cycle tables (learning rate, beta_1) and
+    # range-test tables (learning rate, weight decay) of one length have the same shapes.
+    def adam_model():
+        model = keras.Sequential(
+            [keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")]
+        )
+        model.compile(keras.optimizers.Adam(0.01), "mse")
+        model.optimizer.build(model.trainable_variables)
+        return model
+
+    trained = adam_model()
+    fit(trained, kclr.OneCycle((0.01, 0.1), (0.95, 0.85)))  # 12 steps
+    twin = adam_model()
+    twin.set_weights(trained.get_weights())
+    for mine, theirs in zip(twin.optimizer.variables, trained.optimizer.variables, strict=True):
+        mine.assign(np.array(theirs.numpy()))
+    kwargs = {"lr_range": (1e-3, 1.0), "wd_list": [2.0], "steps": 12, "batches_per_step": 1}
+    after_cycle = kclr.lr_find(trained, ONES, ONES * 0, batch_size=4, threshold_multiplier=1e9, **kwargs)
+    fresh = kclr.lr_find(twin, ONES, ONES * 0, batch_size=4, threshold_multiplier=1e9, **kwargs)
+    np.testing.assert_allclose(after_cycle.loss, fresh.loss, rtol=1e-6)

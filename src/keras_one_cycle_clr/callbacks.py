@@ -35,8 +35,8 @@ class _PolicyCallback(keras.callbacks.Callback):
         self.verbose = bool(verbose)
         self.log_ep = {}
         self._records = {}
-        self._cycle_steps = None  # the length of the current cycle in optimizer steps
-        self._cycle_start = None  # the optimizer step at which the current cycle began
+        self._cycle_steps = None  # the length of the current cycle in applied updates
+        self._cycle_start = None  # the raw optimizer step (batch) at which the current cycle began
         self._injection = None
 
     # -- schedules -------------------------------------------------------------------------------
@@ -90,11 +90,12 @@ class _PolicyCallback(keras.callbacks.Callback):
                 table.setdefault(key, []).append(value)
         return table
 
-    def _value_at(self, name, iteration):
+    def _value_at(self, name, position):
+        """The value at `position` batches into the cycle (an update's value holds for its batches)."""
         values = self._values[name]
         if values is None:
             return None
-        return float(values[min(max(iteration, 0), len(values) - 1)])
+        return float(values[min(max(position // self._accumulation, 0), len(values) - 1)])
 
     # -- Keras hooks -----------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
@@ -109,14 +110,24 @@ class _PolicyCallback(keras.callbacks.Callback):
         self._momentum_attribute = (
             None if self.momentum_range is None else hyperparams.momentum_attribute(optimizer)
         )
+        # With gradient accumulation the schedule advances once per applied update.
+        self._accumulation = int(hyperparams.innermost_optimizer(optimizer).gradient_accumulation_steps or 1)
         if self.reset_on_train_begin or self._cycle_steps is None:
-            self._cycle_steps = self._cycle_length(self.params["epochs"] * steps)
+            updates = self.params["epochs"] * steps // self._accumulation
+            if updates < 1:
+                msg = (
+                    f"{type(self).__name__} needs at least one optimizer update, but this fit runs "
+                    f"{self.params['epochs'] * steps} batches with gradient_accumulation_steps="
+                    f"{self._accumulation}."
+                )
+                raise ValueError(msg)
+            self._cycle_steps = self._cycle_length(updates)
             self._cycle_start = None
             self._records = {}
             self.log_ep = {}
         elif self._cycle_start is not None:
-            done = int(optimizer.iterations.numpy()) - self._cycle_start
-            if done >= self._cycle_steps:
+            done = hyperparams.raw_step(optimizer) - self._cycle_start
+            if done >= self._cycle_steps * self._accumulation:
                 msg = (
                     f"This {type(self).__name__} callback's cycle of {self._cycle_steps} steps has "
                     f"ended ({done} steps run). Use a new callback, or reset_on_train_begin=True, "
@@ -136,7 +147,7 @@ class _PolicyCallback(keras.callbacks.Callback):
         # The first epoch of this fit: the counter tells where training stands, also after a resume
         # with `initial_epoch`. Installing here, before the first step, lets the trace see it all.
         self._first_epoch = epoch
-        iterations = int(self.model.optimizer.iterations.numpy())
+        iterations = hyperparams.raw_step(self.model.optimizer)
         if self._cycle_start is None:
             self._cycle_start = iterations - epoch * self._steps
         self._fit_start_position = iterations - self._cycle_start
@@ -147,8 +158,7 @@ class _PolicyCallback(keras.callbacks.Callback):
         self._injection = hyperparams.ScheduleInjection(
             self.model.optimizer, tables, start_step=self._cycle_start
         )
-        self._injection.install()
-        self.model.make_train_function(force=True)
+        self._injection.install(self.model)
 
     def _position(self, epoch, batch):
         # With steps_per_execution, Keras reports the end of a short last chunk past the epoch's end.
@@ -157,7 +167,7 @@ class _PolicyCallback(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         start = self._position(self._epoch, batch)
-        if start + self._steps_per_execution >= self._cycle_steps:
+        if start + self._steps_per_execution >= self._cycle_steps * self._accumulation:
             self.model.stop_training = True
 
     def on_train_batch_end(self, batch, logs=None):
@@ -173,7 +183,7 @@ class _PolicyCallback(keras.callbacks.Callback):
         self._records[iteration] = record
 
     def on_epoch_end(self, epoch, logs=None):
-        last_step = int(self.model.optimizer.iterations.numpy()) - 1
+        last_step = hyperparams.raw_step(self.model.optimizer) - 1
         values = {"learning_rate": self._value_at("lr", last_step - self._cycle_start)}
         if self._momentum_attribute is not None:
             values["momentum"] = self._value_at("momentum", last_step - self._cycle_start)
@@ -190,10 +200,8 @@ class _PolicyCallback(keras.callbacks.Callback):
 
     def on_train_end(self, logs=None):
         if self._injection is not None:
-            self._injection.remove()
+            self._injection.remove()  # the model gets its own train function back
             self._injection = None
-            # The compiled step still carries the tables: the next fit must trace a fresh one.
-            self.model.train_function = None
 
 
 class OneCycle(_PolicyCallback):

@@ -3,7 +3,7 @@
 Keras 3 optimizers read `momentum`, `beta_1` and `weight_decay` as Python floats while TensorFlow and
 JAX trace the train step, so a value set from a callback mid-fit never reaches the compiled step. This
 module wraps the optimizer's `apply` so that, inside the traced step, each scheduled hyper-parameter is
-looked up in a table of per-step values by the optimizer's own `iterations` counter:
+looked up in a table of per-step values by the optimizer's own step counter:
 
 - the learning rate is assigned to the optimizer's learning-rate variable (an in-graph assign, so any
   reader of `optimizer.learning_rate`, TensorBoard included, sees the value that trained);
@@ -11,14 +11,19 @@ looked up in a table of per-step values by the optimizer's own `iterations` coun
   step's value: a tensor on TensorFlow and JAX, a Python float on PyTorch, whose eager fused optimizers
   (`keras/src/backend/torch/optimizers/`) need a float and read it on every step anyway.
 
-On TensorFlow and JAX nothing crosses from Python per step and nothing is recompiled per step: the
-train function is rebuilt once when a schedule is installed. On PyTorch the step runs eagerly anyway;
-the look-up costs about 35 µs a step there (BENCHMARKS.md).
+On TensorFlow and JAX the tables and the step at which they start live in variables that join the
+optimizer's own for as long as the injection is installed (JAX passes only those into the compiled
+step); they are kept out of saved files. So new values reach the compiled step without a retrace, and
+a compiled step that carries the tables is traced once per model and table shape, then reused by later
+fits and sweeps (`install(model)`). Nothing crosses from Python per step. On PyTorch the step runs
+eagerly anyway; the look-up costs about 10 µs a step there (BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import warnings
+import weakref
 
 import keras
 import numpy as np
@@ -41,6 +46,12 @@ def innermost_optimizer(optimizer):
     while hasattr(optimizer, "inner_optimizer"):
         optimizer = optimizer.inner_optimizer
     return optimizer
+
+
+def raw_step(optimizer):
+    """The optimizer's step counter as a Python int, counting every batch also under gradient
+    accumulation (where `optimizer.iterations` counts applied updates)."""
+    return int(innermost_optimizer(optimizer)._iterations.numpy())
 
 
 def momentum_attribute(optimizer, *, argument="momentum_range"):
@@ -137,13 +148,59 @@ class _InStepValue:
         return other * self._value
 
 
+def optimizer_chain(optimizer):
+    """The optimizer and every optimizer it wraps, outermost first."""
+    chain = [optimizer]
+    while hasattr(chain[-1], "inner_optimizer"):
+        chain.append(chain[-1].inner_optimizer)
+    return chain
+
+
+@contextlib.contextmanager
+def _own_trace(model):
+    """Makes the train function Keras builds inside trace afresh on JAX.
+
+    JAX caches traces by function and input shapes, and a model's bound `train_step` compares equal
+    to itself: a step traced for other tables of the same shapes (say momentum's instead of weight
+    decay's) would be reused, silently. A function object of its own per compiled step prevents it.
+    """
+    if keras.backend.backend() != "jax":
+        yield
+        return
+    train_step = model.train_step
+
+    def own_train_step(*args, **kwargs):
+        return train_step(*args, **kwargs)
+
+    model.__dict__["train_step"] = own_train_step
+    try:
+        yield
+    finally:
+        del model.__dict__["train_step"]
+
+
+class _CompiledSteps:
+    """The train functions traced with tables, for one model, reused while its own one stays the same.
+
+    `base` is the model's plain train function (the one Keras made for `fit`); `entries` maps a table
+    layout (names, length, optimizer) to `(train_function, variables)`.
+    """
+
+    def __init__(self, base):
+        self.base = base
+        self.entries = {}
+
+
+_COMPILED = weakref.WeakKeyDictionary()
+
+
 class ScheduleInjection:
     """Makes an optimizer's hyper-parameters follow per-step tables inside its update step.
 
     `tables` maps `"learning_rate"`, `"momentum"`, `"beta_1"` or `"weight_decay"` to a 1-D array of
-    values, all of one length `n`. At optimizer step `iterations`, entry
-    `clip(iterations - start_step, 0, n - 1)` applies. `start_step` is read when the train function
-    is traced, so set it before the first step after `install()`.
+    values, all of one length `n`. At the optimizer's `k`-th applied update since `start_step`, entry
+    `clip(k, 0, n - 1)` applies; with `gradient_accumulation_steps=a`, `k` counts applied updates,
+    `(raw step - start_step) // a`, so the schedule advances once per update.
 
     Example:
 
@@ -156,14 +213,16 @@ class ScheduleInjection:
     """
 
     def __init__(self, optimizer, tables, start_step=0):
+        self.outer_optimizer = optimizer
         self.optimizer = innermost_optimizer(optimizer)
-        self.tables = {name: np.asarray(values, dtype=np.float32) for name, values in tables.items()}
+        self.tables = self._as_tables(tables)
         lengths = {len(values) for values in self.tables.values()}
         if len(lengths) != 1 or 0 in lengths:
             msg = f"All tables must have one non-zero length. Received lengths: {sorted(lengths)}"
             raise ValueError(msg)
         self.num_steps = lengths.pop()
         self.start_step = int(start_step)
+        self.accumulation = int(self.optimizer.gradient_accumulation_steps or 1)
         if "learning_rate" in self.tables and not isinstance(self.optimizer._learning_rate, keras.Variable):
             msg = (
                 "A learning-rate schedule can only be installed on an optimizer created with a float "
@@ -173,41 +232,175 @@ class ScheduleInjection:
             )
             raise ValueError(msg)
         self._class_apply = type(self.optimizer).apply
+        self._variables = None  # {"start": ..., name: ...}: the tables in the compiled step
+        self._model = None
+        self._compiled = None
+
+    @staticmethod
+    def _as_tables(tables):
+        return {name: np.asarray(values, dtype=np.float32) for name, values in tables.items()}
 
     @property
     def installed(self):
         return getattr(self.optimizer.__dict__.get("apply"), "__self__", None) is self
 
-    def install(self):
-        """Routes the optimizer's `apply` through the tables. Replaces an earlier injection."""
-        self.optimizer.__dict__.pop("apply", None)
+    @property
+    def layout(self):
+        """What a compiled step depends on: the table names, their length and the optimizer."""
+        return (tuple(sorted(self.tables)), self.num_steps, id(self.optimizer))
+
+    def install(self, model=None):
+        """Routes the optimizer's `apply` through the tables. Replaces an earlier injection.
+
+        Args:
+            model: The model training with this optimizer, or None. Given (from inside `fit`, after
+                Keras made its train function), the model's train function becomes one traced with
+                the tables: the one an earlier injection of the same layout traced, if the model's
+                own train function has not changed since, else a new one. `remove()` gives the model
+                its own train function back. Without a model, rebuild the train function yourself.
+        """
+        previous = getattr(self.optimizer.__dict__.get("apply"), "__self__", None)
+        if isinstance(previous, ScheduleInjection):
+            previous.remove()
         self._learning_rate_before = self.optimizer._learning_rate.numpy()
+        self._model = model
+        reuse = None
+        if model is not None and not _TORCH:  # torch looks the apply up eagerly every step
+            self._compiled = _COMPILED.get(model)
+            if self._compiled is None or self._compiled.base is not model.train_function:
+                self._compiled = _COMPILED[model] = _CompiledSteps(model.train_function)
+            reuse = self._compiled.entries.get(self.layout)
+            if reuse is not None:
+                self._variables = reuse[1]
+        if not _TORCH:
+            if self._variables is None:
+                self._variables = self._make_variables(model)
+            self._write_variables()
+            self._attach_variables()
         self.optimizer.__dict__["apply"] = self._apply
+        if self._compiled is not None:
+            if reuse is None:
+                with _own_trace(model):
+                    model.make_train_function(force=True)
+                self._compiled.entries[self.layout] = (model.train_function, self._variables)
+            else:
+                model.train_function = reuse[0]
+
+    def set_tables(self, tables=None, start_step=None):
+        """New values (same names and length) that reach the compiled step without a retrace.
+
+        On JAX during `fit`, call it where the model's state is synced (after touching
+        `callback.model`), as for any variable assigned from a callback.
+        """
+        if tables is not None:
+            tables = self._as_tables(tables)
+            if set(tables) != set(self.tables) or any(len(v) != self.num_steps for v in tables.values()):
+                msg = (
+                    f"set_tables needs the names {sorted(self.tables)} with {self.num_steps} values "
+                    f"each. Received: { ({k: len(v) for k, v in tables.items()}) }"
+                )
+                raise ValueError(msg)
+            self.tables = tables
+        if start_step is not None:
+            self.start_step = int(start_step)
+        if self._variables is not None:
+            self._write_variables()
 
     def remove(self):
         """Gives the optimizer its own `apply` back and its learning rate as it was before `install`.
 
-        The train function of a model that traced the injected step still holds the tables: rebuild
-        it (`model.train_function = None`) before training without the schedules.
+        Given a model at `install`, the model gets its own train function back. Otherwise the model's
+        train function, if traced with the injection, still holds it: rebuild it
+        (`model.train_function = None`) before training without the schedules.
         """
-        if self.installed:
-            del self.optimizer.__dict__["apply"]
-            if "learning_rate" in self.tables:
-                self.optimizer._learning_rate.assign(self._learning_rate_before)
+        if not self.installed:
+            return
+        del self.optimizer.__dict__["apply"]
+        self._detach_variables()
+        if "learning_rate" in self.tables:
+            self.optimizer._learning_rate.assign(self._learning_rate_before)
+        if self._compiled is not None and self._model is not None:
+            entry = self._compiled.entries.get(self.layout)
+            if entry is not None and self._model.train_function is entry[0]:
+                self._model.train_function = self._compiled.base
 
     def values_at(self, step):
-        """The tables' values at optimizer step `step` (a Python int), as Python floats."""
-        index = min(max(int(step) - self.start_step, 0), self.num_steps - 1)
+        """The tables' values at raw optimizer step `step` (a Python int), as Python floats."""
+        index = min(max((int(step) - self.start_step) // self.accumulation, 0), self.num_steps - 1)
         return {name: float(values[index]) for name, values in self.tables.items()}
 
+    # -- the tables as variables (TensorFlow, JAX) -----------------------------------------------
+    def _make_variables(self, model):
+        scope = contextlib.nullcontext()
+        strategy = getattr(model, "distribute_strategy", None)
+        if strategy is not None and keras.backend.backend() == "tensorflow":
+            scope = strategy.scope()  # under tf.distribute, variables are created in its scope
+        with scope:
+            variables = {
+                "start": keras.Variable(
+                    0, dtype=self.optimizer._iterations.dtype, trainable=False, name="kclr_start_step"
+                )
+            }
+            for name, values in self.tables.items():
+                variables[name] = keras.Variable(
+                    values, dtype="float32", trainable=False, name=f"kclr_{name}"
+                )
+        return variables
+
+    def _write_variables(self):
+        self._variables["start"].assign(self.start_step)
+        for name, values in self.tables.items():
+            self._variables[name].assign(values)
+
+    def _is_ours(self, variable):
+        return any(variable is ours for ours in self._variables.values())
+
+    def _attach_variables(self):
+        # JAX hands only the optimizer's variables to the compiled step: the tables join them, last.
+        self._detach_variables()
+        self.optimizer._variables.extend(self._variables.values())
+        for optimizer in optimizer_chain(self.outer_optimizer):
+            for method in ("save_own_variables", "load_own_variables"):
+                optimizer.__dict__[method] = self._without_tables(getattr(type(optimizer), method), optimizer)
+
+    def _detach_variables(self):
+        if self._variables is None:
+            return
+        self._drop_tables_from(self.optimizer._variables)
+        for optimizer in optimizer_chain(self.outer_optimizer):
+            for method in ("save_own_variables", "load_own_variables"):
+                optimizer.__dict__.pop(method, None)
+
+    def _drop_tables_from(self, variables):
+        # In place, by identity: TensorFlow wraps the list, and `==` on variables compares values.
+        dropped = []
+        for index in reversed(range(len(variables))):
+            if self._is_ours(variables[index]):
+                dropped.insert(0, variables[index])
+                del variables[index]
+        return dropped
+
+    def _without_tables(self, method, optimizer):
+        # A checkpoint written mid-fit (ModelCheckpoint) holds the optimizer's own variables only.
+        def call(store):
+            tables = self._drop_tables_from(self.optimizer._variables)
+            try:
+                return method(optimizer, store)
+            finally:
+                self.optimizer._variables.extend(tables)
+
+        return call
+
+    # -- the step --------------------------------------------------------------------------------
     def _current_values(self):
         if _TORCH:  # eager: one host read of the counter, then plain floats
             # int() of the backing tensor: a quarter of the cost of .numpy() (measured, bench/)
-            return self.values_at(self.optimizer.iterations.value)
-        index = ops.clip(
-            ops.cast(self.optimizer.iterations, "int32") - self.start_step, 0, self.num_steps - 1
-        )
-        return {name: ops.take(ops.convert_to_tensor(values), index) for name, values in self.tables.items()}
+            return self.values_at(self.optimizer._iterations.value)
+        updates = ops.cast(self.optimizer._iterations - self._variables["start"], "int32")
+        if self.accumulation > 1:
+            updates = ops.floor_divide(updates, self.accumulation)
+        index = ops.clip(updates, 0, self.num_steps - 1)
+        return {name: ops.take(self._variables[name], index) for name in self.tables}
 
     def _apply(self, grads, trainable_variables=None):
         optimizer = self.optimizer

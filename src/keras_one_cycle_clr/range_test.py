@@ -1,8 +1,9 @@
 """The learning-rate range test, with a weight-decay grid: `LrRangeTest` and `lr_find`.
 
 The sweep's learning rates and the sweep's weight decay are installed into the optimizer's compiled
-step as per-step tables (`keras_one_cycle_clr.hyperparams`), so no learning rate costs a recompile;
-each weight decay costs one retrace of the train step, because Keras bakes the value into it.
+step as per-step tables held in variables (`keras_one_cycle_clr.hyperparams`), so neither a learning
+rate nor a weight decay costs a recompile: one compiled step serves every sweep, and later range tests
+of the same shape on the same model reuse it.
 Model weights and every optimizer variable (its step counter included) are copied in memory before
 the test and put back after every sweep and at the end, also when the test stops early. No file is
 written.
@@ -46,11 +47,12 @@ class TrainingState:
 
     def __init__(self, model):
         self.weights = [np.array(w, copy=True) for w in model.get_weights()]
-        self.optimizer_values = [np.array(v.numpy(), copy=True) for v in model.optimizer.variables]
+        self.optimizer_variables = model.optimizer.variables
+        self.optimizer_values = [np.array(v.numpy(), copy=True) for v in self.optimizer_variables]
 
     def restore(self, model):
         model.set_weights(self.weights)
-        for variable, value in zip(model.optimizer.variables, self.optimizer_values, strict=True):
+        for variable, value in zip(self.optimizer_variables, self.optimizer_values, strict=True):
             variable.assign(value)
 
 
@@ -66,10 +68,16 @@ class LrRangeTest(keras.callbacks.Callback):
     the end.
 
     Results, as arrays: `lr` of shape `(steps,)`; `loss` of shape `(steps, n_wd)` where `loss[i, j]`
-    is the mean training loss of the batches run at `lr[i]` under `wd_list[j]`; `val_loss` likewise,
-    the mean loss of `batches_per_val` validation batches evaluated after those batches. NaN marks
-    steps a sweep never reached. With an empty `wd_list`, there is one sweep with the optimizer's own
-    weight decay (`n_wd = 1`).
+    is the mean training loss of the batches run at `lr[i]` under `wd_list[j]` (taken from Keras's
+    running mean, so an epoch's short last batch counts less, as in Keras's own epoch loss);
+    `val_loss` likewise, the mean loss over the samples of the first `batches_per_val` validation
+    batches, evaluated in one call after those batches. NaN marks steps a sweep never reached. With an
+    empty `wd_list`, there is one sweep with the optimizer's own weight decay (`n_wd = 1`).
+
+    Cost: one compiled train step serves every learning rate and weight decay; the losses are read
+    from the device every few learning rates, so a sweep costs about what a plain `fit` over the same
+    batches costs (BENCHMARKS.md). A diverged sweep is noticed up to `CHECK_EVERY - 1` learning rates
+    late; what ran past the divergence is dropped.
 
     Example:
 
@@ -260,23 +268,43 @@ class LrRangeTest(keras.callbacks.Callback):
             )
             raise ValueError(msg)
         optimizer = self.model.optimizer
+        accumulation = hyperparams.innermost_optimizer(optimizer).gradient_accumulation_steps
+        if accumulation:
+            msg = (
+                "LrRangeTest measures the loss of every learning rate's own updates, which gradient "
+                "accumulation mixes across batches: run it with an optimizer created without "
+                f"`gradient_accumulation_steps` (and a larger batch). Received: {accumulation}"
+            )
+            raise ValueError(msg)
         if not optimizer.built:  # TensorFlow builds it in the first step: too late for the snapshot
             optimizer.build(self.model.trainable_variables)
         self.loss = np.full((self.steps, self.n_wd), np.nan)
         self.val_loss = None if self.validation_data is None else np.full((self.steps, self.n_wd), np.nan)
         self._state = TrainingState(self.model)
-        self._start_step = int(self.model.optimizer.iterations.numpy())
+        self._start_step = hyperparams.raw_step(optimizer)
         self._epoch_steps = self.params.get("steps")
         self._sweep, self._step, self._batches_in_step = 0, 0, 0
-        self._install_sweep()
+        self._pieces, self._pending = [], []
+        self._injection = hyperparams.ScheduleInjection(
+            optimizer, self._tables(), start_step=self._start_step
+        )
+        self._injection.install(self.model)
+
+    # The loss of each learning rate comes from Keras's running mean of the epoch's loss: the sum of
+    # the losses over a learning rate's batches is the difference of (batches covered x running mean)
+    # at its two ends. Resetting the metrics at every learning rate instead would cost a full state
+    # sync per step on JAX (2x the fit, measured: BENCHMARKS.md). The running means are read from
+    # the device every CHECK_EVERY learning rates, when they are long computed, so the steps keep
+    # being dispatched ahead; a sweep that diverged is noticed up to CHECK_EVERY - 1 learning rates
+    # late, and what ran past the divergence is dropped (the model is restored anyway). Precision:
+    # a per-lr mean carries the float32 rounding of the running total it is taken from, about
+    # 1e-7 x (batches since the mean restarted / batches per lr) x the losses' size.
+    CHECK_EVERY = 8
 
     def on_epoch_begin(self, epoch, logs=None):
         self._last_end = -1
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if self._batches_in_step == 0:
-            # From here, the epoch's running mean is the mean over this learning rate's batches.
-            self.model.reset_metrics()
+        self._segment_start = 0  # Keras resets its metrics at every epoch's start
+        self._mark = (0, 0.0)  # (batches in the running mean, the running mean) at this lr's start
 
     def on_train_batch_end(self, batch, logs=None):
         if self._sweep >= self.n_wd:
@@ -285,20 +313,59 @@ class LrRangeTest(keras.callbacks.Callback):
             batch = min(batch, self._epoch_steps - 1)  # a short last chunk reports past the epoch's end
         self._batches_in_step += batch - self._last_end
         self._last_end = batch
+        self._last_mean = logs["loss"]
         if self._batches_in_step < self.batches_per_step:
             return
-        loss = float(logs["loss"])
-        self.loss[self._step, self._sweep] = loss
+        self._close_piece()
+        entry = {"step": self._step, "pieces": self._pieces, "val_loss": None}
         if self.validation_data is not None:
-            self.val_loss[self._step, self._sweep] = self._validation_loss()
-        best = np.nanmin(self.loss[: self._step + 1, self._sweep])
-        diverged = not math.isfinite(loss) or loss > self.threshold_multiplier * best
+            entry["val_loss"] = self._validation_loss()
+            self._restart_running_mean()  # `test_on_batch` reset it and counted its own batch
+        self._pending.append(entry)
+        self._pieces = []
         self._step += 1
         self._batches_in_step = 0
-        if diverged or self._step == self.steps:
-            self._end_sweep(diverged)
+        if self._step == self.steps or len(self._pending) >= self.CHECK_EVERY:
+            self._check_pending()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self._sweep < self.n_wd and self._batches_in_step > 0:
+            self._close_piece()  # this learning rate goes on in the next epoch
+
+    def _close_piece(self):
+        end = (self._last_end + 1 - self._segment_start, self._last_mean)
+        self._pieces.append((self._mark, end))
+        self._mark = end
+
+    def _restart_running_mean(self):
+        self.model.reset_metrics()
+        self._segment_start, self._mark = self._last_end + 1, (0, 0.0)
+
+    def _check_pending(self):
+        """Reads the pending running means in one transfer, records the losses, stops diverged sweeps."""
+        pending, self._pending = self._pending, []
+        refs = [mean for entry in pending for piece in entry["pieces"] for _, mean in piece]
+        # One read per value: they were computed steps ago, so none of these reads waits on the device.
+        means = iter([float(mean) for mean in refs])
+        for entry in pending:
+            total = count = 0.0
+            for (start_count, _), (end_count, _) in entry["pieces"]:
+                start_mean, end_mean = next(means), next(means)
+                total += end_count * end_mean - start_count * start_mean
+                count += end_count - start_count
+            loss = total / count
+            self.loss[entry["step"], self._sweep] = loss
+            if entry["val_loss"] is not None:
+                self.val_loss[entry["step"], self._sweep] = entry["val_loss"]
+            best = np.nanmin(self.loss[: entry["step"] + 1, self._sweep])
+            diverged = not math.isfinite(loss) or loss > self.threshold_multiplier * best
+            if diverged or entry["step"] == self.steps - 1:
+                self._end_sweep(diverged)
+                return
 
     def on_train_end(self, logs=None):
+        if self._sweep < self.n_wd and self._pending:
+            self._check_pending()
         if self._sweep < self.n_wd:
             warnings.warn(
                 f"The range test ran out of batches in sweep {self._sweep + 1} of {self.n_wd}; the "
@@ -316,18 +383,14 @@ class LrRangeTest(keras.callbacks.Callback):
             self._injection = None
         if self._state is not None:
             self._state.restore(self.model)
-            # The compiled step still holds the sweep's tables: the next fit must trace a fresh one.
-            self.model.train_function = None
 
-    def _install_sweep(self):
+    def _tables(self):
+        """The current sweep's per-step learning rates and weight decay."""
         length = self.steps * self.batches_per_step
         tables = {"learning_rate": np.repeat(self.lr, self.batches_per_step)}
         if self.wd_list:
             tables["weight_decay"] = np.full(length, self.wd_list[self._sweep], dtype=np.float32)
-        optimizer = self.model.optimizer
-        self._injection = hyperparams.ScheduleInjection(optimizer, tables, start_step=self._start_step)
-        self._injection.install()
-        self.model.make_train_function(force=True)
+        return tables
 
     def _end_sweep(self, diverged):
         if self.verbose:
@@ -335,24 +398,29 @@ class LrRangeTest(keras.callbacks.Callback):
             how = "stopped early" if diverged else "done"
             sys.stdout.write(f"LrRangeTest sweep {self._sweep + 1}/{self.n_wd}{wd}: {how}\n")
         self._sweep += 1
-        self._step = 0
-        self._injection.remove()
-        self._injection = None
-        self._state.restore(self.model)
+        self._step, self._batches_in_step, self._pieces, self._pending = 0, 0, [], []
+        self._state.restore(self.model)  # through `self.model`: on JAX, the state is synced here
+        # The running mean starts afresh: a diverged sweep's losses must not swamp the next one's.
+        self._restart_running_mean()
         if self._sweep < self.n_wd:
-            self._install_sweep()
+            self._injection.set_tables(self._tables())  # the next weight decay, in the same step
         else:
             self.model.stop_training = True
 
     def _validation_loss(self):
-        x_val, y_val = self.validation_data
-        size = self.validation_batch_size
-        losses = []
-        for k in range(self.batches_per_val):
-            start = (k * size) % len(x_val)
-            part = slice(start, start + size)
-            losses.append(float(self.model.test_on_batch(x_val[part], y_val[part], return_dict=True)["loss"]))
-        return float(np.mean(losses))
+        # The same first batches_per_val batches every time, in one call of the compiled test step.
+        x_val, y_val = self._validation_batch()
+        return float(self.model.test_on_batch(x_val, y_val, return_dict=True)["loss"])
+
+    def _validation_batch(self):
+        if getattr(self, "_validation_cache", None) is None:
+            x_val, y_val = self.validation_data
+            size = self.validation_batch_size
+            rows = np.concatenate(
+                [np.arange(k * size, k * size + size) % len(x_val) for k in range(self.batches_per_val)]
+            )
+            self._validation_cache = (np.asarray(x_val)[rows], np.asarray(y_val)[rows])
+        return self._validation_cache
 
 
 def _check_validation_data(validation_data):
