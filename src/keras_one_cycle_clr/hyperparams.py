@@ -249,7 +249,7 @@ class ScheduleInjection:
         """What a compiled step depends on: the table names, their length and the optimizer."""
         return (tuple(sorted(self.tables)), self.num_steps, id(self.optimizer))
 
-    def install(self, model=None):
+    def install(self, model=None, on_abandon=None):
         """Routes the optimizer's `apply` through the tables. Replaces an earlier injection.
 
         Args:
@@ -258,6 +258,10 @@ class ScheduleInjection:
                 the tables: the one an earlier injection of the same layout traced, if the model's
                 own train function has not changed since, else a new one. `remove()` gives the model
                 its own train function back. Without a model, rebuild the train function yourself.
+            on_abandon: With a model: what to call, instead of `remove()`, when the model starts
+                another `fit` while this injection is still installed, which happens when the fit
+                that installed it raised (Keras then skips `on_train_end`). It must remove the
+                injection. Defaults to `remove`.
         """
         previous = getattr(self.optimizer.__dict__.get("apply"), "__self__", None)
         if isinstance(previous, ScheduleInjection):
@@ -285,6 +289,27 @@ class ScheduleInjection:
                 self._compiled.entries[self.layout] = (model.train_function, self._variables)
             else:
                 model.train_function = reuse[0]
+        if model is not None:
+            self._watch_for_another_fit(model, on_abandon or self.remove)
+
+    def _watch_for_another_fit(self, model, on_abandon):
+        # Keras skips `on_train_end` when `fit` raises (another callback's error, Ctrl-C), so the
+        # injection would stay and a later fit would follow the old tables. Every `fit` (and
+        # `train_on_batch`) starts with `make_train_function()` without `force`: one made while this
+        # injection is installed means the fit that installed it is over.
+        def make_train_function(force=False):
+            if not force and self.installed:
+                warnings.warn(
+                    "A keras-one-cycle-clr schedule from a fit that did not finish (it raised) was "
+                    "still installed on this model: it is removed, and a range test's model restored, "
+                    "before this fit.",
+                    stacklevel=3,
+                )
+                on_abandon()
+            return type(model).make_train_function(model, force=force)
+
+        make_train_function.watcher = self
+        model.__dict__["make_train_function"] = make_train_function
 
     def set_tables(self, tables=None, start_step=None):
         """New values (same names and length) that reach the compiled step without a retrace.
@@ -319,6 +344,10 @@ class ScheduleInjection:
         self._detach_variables()
         if "learning_rate" in self.tables:
             self.optimizer._learning_rate.assign(self._learning_rate_before)
+        if self._model is not None:
+            watcher = self._model.__dict__.get("make_train_function")
+            if getattr(watcher, "watcher", None) is self:
+                del self._model.__dict__["make_train_function"]
         if self._compiled is not None and self._model is not None:
             entry = self._compiled.entries.get(self.layout)
             if entry is not None and self._model.train_function is entry[0]:

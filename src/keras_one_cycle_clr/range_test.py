@@ -288,7 +288,7 @@ class LrRangeTest(keras.callbacks.Callback):
         self._injection = hyperparams.ScheduleInjection(
             optimizer, self._tables(), start_step=self._start_step
         )
-        self._injection.install(self.model)
+        self._injection.install(self.model, on_abandon=self.restore)
 
     # The loss of each learning rate comes from Keras's running mean of the epoch's loss: the sum of
     # the losses over a learning rate's batches is the difference of (batches covered x running mean)
