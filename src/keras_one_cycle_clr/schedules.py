@@ -149,7 +149,7 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.three_phase = _checks.check_bool("three_phase", three_phase)
         if three_phase and self.pct_start >= 0.5:
             _checks.fail("pct_start", "in (0, 0.5) when three_phase=True", pct_start)
-        self.name = name
+        self.name = _checks.check_name("name", name)
 
     def _knots_and_values(self):
         up_end = self.pct_start * self.total_steps - 1
@@ -266,7 +266,7 @@ class CyclicSchedule(keras.optimizers.schedules.LearningRateSchedule):
                 _checks.check_number(f"amplitudes[{i}]", a, low=0.0) for i, a in enumerate(amplitudes)
             ]
         self.amplitudes = amplitudes
-        self.name = name
+        self.name = _checks.check_name("name", name)
 
     def _amplitude(self, cycle, step):
         if self.mode == "triangular2":
