@@ -355,10 +355,16 @@ class LrRangeTest(keras.callbacks.Callback):
         return float(np.mean(losses))
 
 
+def _sliceable(value):
+    return not isinstance(value, (str, bytes)) and hasattr(value, "__len__") and hasattr(value, "__getitem__")
+
+
 def _check_validation_data(validation_data):
     if validation_data is None:
         return None
-    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+    pair = isinstance(validation_data, (tuple, list)) and len(validation_data) == 2
+    # Arrays, which _validation_loss slices: a number or None would fail at len() below.
+    if not pair or not all(map(_sliceable, validation_data)):
         _checks.fail(
             "validation_data", "a tuple (x_val, y_val) of arrays, or None", validation_data, TypeError
         )
@@ -398,9 +404,20 @@ def lr_find(model, x, y=None, *, batch_size=None, callbacks=None, verbose=0, **r
 
     Returns:
         The `LrRangeTest`, with its `lr`, `loss` and `val_loss` filled.
+
+    Raises:
+        ValueError, TypeError: for an argument of `LrRangeTest` outside its range, a model that is not
+            compiled, or an `x` of unknown length, before any training.
     """
+    if not isinstance(model, keras.Model) or getattr(model, "optimizer", None) is None:
+        _checks.fail("model", "a compiled keras.Model", model, TypeError)
+    if callbacks is not None and (
+        not isinstance(callbacks, (list, tuple))
+        or not all(isinstance(callback, keras.callbacks.Callback) for callback in callbacks)
+    ):
+        _checks.fail("callbacks", "a list of keras.callbacks.Callback, or None", callbacks, TypeError)
     test = LrRangeTest(**range_test_kwargs)
-    epochs = test.find_n_epoch(x, batch_size)
+    epochs = math.ceil(test.batches_needed / _data.steps_per_epoch(x, batch_size, name="x"))
     try:
         model.fit(
             x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=[test, *(callbacks or [])]
