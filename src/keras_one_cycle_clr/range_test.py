@@ -229,17 +229,21 @@ class LrRangeTest(keras.callbacks.Callback):
             set: `"train"` or `"valid"`. Defaults to `"train"`.
             x_scale: matplotlib scale of the lr axis. Defaults to `"log"`.
             y_scale: matplotlib scale of the loss axis. Defaults to `"linear"`.
-            ma: Draw a trailing moving average of `window` steps. Defaults to True.
+            ma: A Python bool: draw a trailing moving average of `window` steps. Defaults to True.
             window: A Python int >= 1. Defaults to 5.
-            mark: A learning rate to mark with a vertical line, e.g. a one-cycle peak. Defaults to
+            mark: A learning rate > 0 to mark with a vertical line, e.g. a one-cycle peak. Defaults to
                 the `"valley"` suggestion.
             mark_label: Its legend label. Defaults to "suggested lr ...".
         """
         from keras_one_cycle_clr import plot
 
+        losses = self._losses(set)
+        ma = _checks.check_bool("ma", ma)
+        if mark is not None:
+            mark = _checks.check_positive("mark", mark)
         return plot.plot_range_test(
             self.lr,
-            self._losses(set),
+            losses,
             self.sweep_labels,
             suggestion=self.suggest(set=set) if mark is None else mark,
             suggestion_label=mark_label,
@@ -362,12 +366,14 @@ def _sliceable(value):
 def _check_validation_data(validation_data):
     if validation_data is None:
         return None
-    pair = isinstance(validation_data, (tuple, list)) and len(validation_data) == 2
+    requirement = "a tuple (x_val, y_val) of arrays, or None"
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        _checks.fail("validation_data", requirement, validation_data, TypeError)
     # Arrays, which _validation_loss slices: a number or None would fail at len() below.
-    if not pair or not all(map(_sliceable, validation_data)):
-        _checks.fail(
-            "validation_data", "a tuple (x_val, y_val) of arrays, or None", validation_data, TypeError
-        )
+    if not all(map(_sliceable, validation_data)):
+        received = ", ".join(type(part).__name__ for part in validation_data)
+        msg = f"Argument `validation_data` must be {requirement}. Received: validation_data of ({received})"
+        raise TypeError(msg)
     x_val, y_val = validation_data
     if len(x_val) != len(y_val) or len(x_val) == 0:
         msg = (

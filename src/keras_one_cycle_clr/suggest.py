@@ -93,7 +93,8 @@ def steepest(lrs, losses):
     """
     lrs, losses = _finite(lrs, losses)
     if not np.all(lrs > 0):  # the slope is taken against log(lr)
-        _checks.fail("lrs", "positive", lrs)
+        msg = f"Argument `lrs` must be positive. Received: lrs with minimum {lrs.min()!r}"
+        raise ValueError(msg)
     slopes = np.diff(losses) / np.diff(np.log(lrs))
     return float(lrs[int(np.argmin(slopes))])
 
