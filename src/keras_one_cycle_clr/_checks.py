@@ -25,8 +25,9 @@ def check_number(
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         fail(name, "a real number", value, TypeError)
     value = float(value)
-    left = "[" if low_inclusive else "("
-    right = "]" if high_inclusive else ")"
+    # An infinite end is never in the interval: a real number must be finite.
+    left = "[" if low_inclusive and low is not None else "("
+    right = "]" if high_inclusive and high is not None else ")"
     interval = f"in {left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
     if not math.isfinite(value):
         fail(name, f"finite and {interval}", value)
