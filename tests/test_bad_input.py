@@ -49,7 +49,7 @@ def case(case_id, call, error, *words):
 
 
 INVALID = [
-    # -- OneCycle and CLR: the 2019 arguments ---------------------------------------------------
+    # -- OneCycle and CLR: the 2019 arguments ------------------------------------------------------
     case(
         "OneCycle-lr_range-inverted",
         lambda: kclr.OneCycle((0.1, 0.01)),
@@ -269,7 +269,7 @@ INVALID = [
     case(
         "CLR-test_run-n_iter-float", lambda: kclr.CLR(2, LR).test_run(2.5), TypeError, "`n_iter`", "integer"
     ),
-    # -- OneCycle.from_range_test -----------------------------------------------------------------
+    # -- OneCycle.from_range_test ------------------------------------------------------------------
     case(
         "from_range_test-lrrt-none",
         lambda: kclr.OneCycle.from_range_test(None),
@@ -311,65 +311,12 @@ INVALID = [
         ValueError,
         "`momentum_range[1]`",
     ),
-    # -- the schedules ---------------------------------------------------------------------------
-    case(
-        "OneCycleSchedule-total_steps-zero",
-        lambda: kclr.OneCycleSchedule(0.1, 1.0, 0.0, 0),
-        ValueError,
-        "`total_steps`",
-        ">= 1",
-    ),
-    case(
-        "OneCycleSchedule-total_steps-float",
-        lambda: kclr.OneCycleSchedule(0.1, 1.0, 0.0, 10.0),
-        TypeError,
-        "`total_steps`",
-    ),
-    case(
-        "OneCycleSchedule-pct_start-above-one",
-        lambda: kclr.OneCycleSchedule(0.1, 1.0, 0.0, 10, 1.2),
-        ValueError,
-        "`pct_start`",
-        "(0.0, 1.0)",
-    ),
-    case(
-        "OneCycleSchedule-initial_value-nan",
-        lambda: kclr.OneCycleSchedule(math.nan, 1.0, 0.0, 10),
-        ValueError,
-        "`initial_value`",
-        "finite",
-    ),
+    # -- the schedules (their other cases are in test_schedules.py) --------------------------------
     case(
         "OneCycleSchedule-peak_value-bool",
         lambda: kclr.OneCycleSchedule(0.1, True, 0.0, 10),
         TypeError,
         "`peak_value`",
-    ),
-    case(
-        "OneCycleSchedule-final_value-string",
-        lambda: kclr.OneCycleSchedule(0.1, 1.0, "0", 10),
-        TypeError,
-        "`final_value`",
-    ),
-    case(
-        "OneCycleSchedule-anneal-unknown",
-        lambda: kclr.OneCycleSchedule(0.1, 1.0, 0.0, 10, anneal="exp"),
-        ValueError,
-        "`anneal`",
-        "'cos'",
-    ),
-    case(
-        "OneCycleSchedule-three_phase-string",
-        lambda: kclr.OneCycleSchedule(0.1, 1.0, 0.0, 10, three_phase="no"),
-        TypeError,
-        "`three_phase`",
-    ),
-    case(
-        "OneCycleSchedule-pct_start-half-with-three_phase",
-        lambda: kclr.OneCycleSchedule(0.1, 1.0, 0.0, 10, 0.5, three_phase=True),
-        ValueError,
-        "`pct_start`",
-        "(0, 0.5)",
     ),
     case(
         "OneCycleSchedule-name-int",
@@ -386,37 +333,11 @@ INVALID = [
         "'/'",
     ),
     case(
-        "CyclicSchedule-cycle_steps-zero",
-        lambda: kclr.CyclicSchedule(0.1, 1.0, 0),
-        ValueError,
-        "`cycle_steps`",
-        "(0.0, inf)",
-    ),
-    case(
         "CyclicSchedule-cycle_steps-inf",
         lambda: kclr.CyclicSchedule(0.1, 1.0, math.inf),
         ValueError,
         "`cycle_steps`",
         "finite",
-    ),
-    case(
-        "CyclicSchedule-pct_up-zero",
-        lambda: kclr.CyclicSchedule(0.1, 1.0, 10, pct_up=0),
-        ValueError,
-        "`pct_up`",
-        "(0.0, 1.0)",
-    ),
-    case(
-        "CyclicSchedule-base_value-string",
-        lambda: kclr.CyclicSchedule("0.1", 1.0, 10),
-        TypeError,
-        "`base_value`",
-    ),
-    case(
-        "CyclicSchedule-mode-unknown",
-        lambda: kclr.CyclicSchedule(0.1, 1.0, 10, mode="sawtooth"),
-        ValueError,
-        "`mode`",
     ),
     case(
         "CyclicSchedule-gamma-negative",
@@ -426,32 +347,12 @@ INVALID = [
         "(0.0, 1.0]",
     ),
     case(
-        "CyclicSchedule-amplitudes-empty",
-        lambda: kclr.CyclicSchedule(0.1, 1.0, 10, amplitudes=[]),
-        ValueError,
-        "`amplitudes`",
-        "non-empty",
-    ),
-    case(
         "CyclicSchedule-amplitudes-string",
         lambda: kclr.CyclicSchedule(0.1, 1.0, 10, amplitudes="1"),
         TypeError,
         "`amplitudes`",
     ),
-    case(
-        "CyclicSchedule-amplitudes-negative",
-        lambda: kclr.CyclicSchedule(0.1, 1.0, 10, amplitudes=[1, -1]),
-        ValueError,
-        "`amplitudes[1]`",
-    ),
-    case(
-        "CyclicSchedule-amplitudes-with-exp_range",
-        lambda: kclr.CyclicSchedule(0.1, 1.0, 10, mode="exp_range", amplitudes=[1.0]),
-        ValueError,
-        "`amplitudes`",
-        "None with mode='exp_range'",
-    ),
-    # -- LrRangeTest (its plain-range cases are in test_range_test.py) ------------------------------
+    # -- LrRangeTest (its plain-range cases are in test_range_test.py) -----------------------------
     case(
         "LrRangeTest-lr_range-string", lambda: LrRangeTest(lr_range="1e-3"), TypeError, "`lr_range`", "pair"
     ),
@@ -611,7 +512,7 @@ INVALID = [
         ValueError,
         "`adjust_value`",
     ),
-    # -- history utilities (their other cases are in test_history.py) --------------------------------
+    # -- history utilities (their other cases are in test_history.py) ------------------------------
     case("concatenate_history-string", lambda: kclr.concatenate_history("abc"), TypeError, "`hlist`", "list"),
     case(
         "concatenate_history-reindex_epoch-int",
@@ -666,7 +567,7 @@ INVALID = [
         "`x`",
         "one-dimensional",
     ),
-    # -- plot functions --------------------------------------------------------------------------
+    # -- plot functions ----------------------------------------------------------------------------
     case(
         "plot_from_history-metrics-unknown",
         lambda: kclr.plot_from_history({"loss": [1.0]}, "acc"),
@@ -729,7 +630,7 @@ def test_invalid_argument_is_named_in_the_message(call, error, words):
         assert word in message, message
 
 
-# -- errors only a model can reveal, and lr_find --------------------------------------------------
+# -- errors only a model can reveal, and lr_find ---------------------------------------------------
 
 
 def tiny_model(optimizer=None, steps_per_execution=1, compiled=True):
@@ -952,7 +853,7 @@ def test_error_at_fit_start_leaves_weights_and_optimizer_bit_identical(build, ca
     assert_same_state(before, training_state(model))
 
 
-# -- the command line ----------------------------------------------------------------------------
+# -- the command line ------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
