@@ -1,117 +1,124 @@
-"""Bad input gets a clear error naming the argument and the accepted range, at construction."""
+"""The argument-check helpers: what each accepts, what it returns, and the one message shape.
+
+Which public argument uses which check, and that the message reaches the user, is tested entry point
+by entry point in test_bad_input.py.
+"""
 
 import math
 
-import keras
 import numpy as np
 import pytest
 
-import keras_one_cycle_clr as kclr
-
-LR = (0.01, 0.1)
-INVALID = {
-    # name: (factory, error, words the message must contain)
-    "lr_range-inverted": (lambda: kclr.OneCycle((0.1, 0.01)), ValueError, "`lr_range`"),
-    "lr_range-equal": (lambda: kclr.OneCycle((0.1, 0.1)), ValueError, "`lr_range`"),
-    "lr_range-zero": (lambda: kclr.OneCycle((0.0, 0.1)), ValueError, "`lr_range[0]`"),
-    "lr_range-negative": (lambda: kclr.CLR(2, (-0.1, 0.1)), ValueError, "`lr_range[0]`"),
-    "lr_range-nan": (lambda: kclr.OneCycle((0.01, math.nan)), ValueError, "`lr_range[1]` must be finite"),
-    "lr_range-inf": (lambda: kclr.CLR(2, (0.01, math.inf)), ValueError, "`lr_range[1]` must be finite"),
-    "lr_range-one-number": (lambda: kclr.OneCycle(0.1), TypeError, "`lr_range` must be a pair"),
-    "lr_range-three": (lambda: kclr.OneCycle((0.01, 0.1, 1.0)), TypeError, "`lr_range` must be a pair"),
-    "lr_range-string": (lambda: kclr.OneCycle(("a", 0.1)), TypeError, "`lr_range[0]` must be a real"),
-    "momentum-one": (
-        lambda: kclr.OneCycle(LR, (0.95, 1.0)),
-        ValueError,
-        "`momentum_range[1]` must be in [0.0, 1.0)",
-    ),
-    "momentum-negative": (lambda: kclr.CLR(2, LR, (-0.1, 0.9)), ValueError, "`momentum_range[0]`"),
-    "momentum-nan": (lambda: kclr.OneCycle(LR, (math.nan, 0.9)), ValueError, "`momentum_range[0]`"),
-    "phase-zero": (lambda: kclr.OneCycle(LR, phase_one_fraction=0.0), ValueError, "`phase_one_fraction`"),
-    "phase-one": (lambda: kclr.CLR(2, LR, phase_one_fraction=1.0), ValueError, "`phase_one_fraction`"),
-    "phase-three-phase": (
-        lambda: kclr.OneCycle(LR, phase_one_fraction=0.5, three_phase=True),
-        ValueError,
-        "`phase_one_fraction` must be in (0, 0.5) when three_phase=True",
-    ),
-    "record_frq-zero": (
-        lambda: kclr.OneCycle(LR, record_frq=0),
-        ValueError,
-        "`record_frq` must be an integer >= 1",
-    ),
-    "record_frq-float": (lambda: kclr.CLR(2, LR, record_frq=2.5), TypeError, "`record_frq`"),
-    "reset-not-bool": (
-        lambda: kclr.OneCycle(LR, reset_on_train_begin="yes"),
-        TypeError,
-        "`reset_on_train_begin`",
-    ),
-    "final_lr-negative": (lambda: kclr.OneCycle(LR, final_lr=-1e-3), ValueError, "`final_lr`"),
-    "anneal-unknown": (
-        lambda: kclr.OneCycle(LR, anneal="exp"),
-        ValueError,
-        "`anneal` must be one of 'cos', 'linear'",
-    ),
-    "cyc-zero": (lambda: kclr.CLR(0, LR), ValueError, "`cyc` must be an integer >= 1"),
-    "cyc-float": (lambda: kclr.CLR(2.0, LR), TypeError, "`cyc`"),
-    "cyc-bool": (lambda: kclr.CLR(True, LR), TypeError, "`cyc`"),
-    "mode-unknown": (lambda: kclr.CLR(2, LR, mode="sine"), ValueError, "`mode` must be one of"),
-    "gamma-zero": (lambda: kclr.CLR(2, LR, mode="exp_range", gamma=0.0), ValueError, "`gamma`"),
-    "gamma-above-one": (lambda: kclr.CLR(2, LR, mode="exp_range", gamma=1.5), ValueError, "`gamma`"),
-    "amplitude_fn-not-callable": (lambda: kclr.CLR(2, LR, amplitude_fn=0.5), TypeError, "`amplitude_fn`"),
-    "amplitude_fn-negative": (
-        lambda: kclr.CLR(2, LR, amplitude_fn=lambda c: -1.0),
-        ValueError,
-        "`amplitude_fn(0)`",
-    ),
-    "amplitude_fn-nan": (
-        lambda: kclr.CLR(3, LR, amplitude_fn=lambda c: [1, 1, math.nan][c]),
-        ValueError,
-        "`amplitude_fn(2)`",
-    ),
-    "amplitude_fn-with-triangular2": (
-        lambda: kclr.CLR(2, LR, mode="triangular2", amplitude_fn=lambda c: 1.0),
-        ValueError,
-        "`amplitude_fn`",
-    ),
-    "n_iter-zero": (lambda: kclr.OneCycle(LR).schedule_values(0), ValueError, "`n_iter`"),
-    "schedule-total_steps": (
-        lambda: kclr.OneCycleSchedule(0.1, 1.0, 0.0, total_steps=0),
-        ValueError,
-        "`total_steps`",
-    ),
-    "schedule-pct_start": (
-        lambda: kclr.OneCycleSchedule(0.1, 1.0, 0.0, 10, pct_start=1.2),
-        ValueError,
-        "`pct_start`",
-    ),
-    "schedule-cycle_steps": (
-        lambda: kclr.CyclicSchedule(0.1, 1.0, cycle_steps=0),
-        ValueError,
-        "`cycle_steps`",
-    ),
-    "schedule-amplitudes-empty": (
-        lambda: kclr.CyclicSchedule(0.1, 1.0, 10, amplitudes=[]),
-        ValueError,
-        "`amplitudes`",
-    ),
-}
+from keras_one_cycle_clr import _checks
 
 
-@pytest.mark.parametrize("case", sorted(INVALID))
-def test_invalid_argument_is_named_with_its_accepted_range(case):
-    factory, error, words = INVALID[case]
+def test_fail_message_has_the_keras_shape():
+    with pytest.raises(ValueError, match=r"^Argument `decay_steps` must be > 0\. Received: decay_steps=0$"):
+        _checks.fail("decay_steps", "> 0", 0)
+    with pytest.raises(TypeError, match=r"^Argument `name` must be a str\. Received: name='x'$"):
+        _checks.fail("name", "a str", "x", TypeError)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(3, 3.0), (0.25, 0.25), (np.float32(0.5), 0.5), (np.int64(2), 2.0)],
+    ids=["int", "float", "np-float32", "np-int64"],
+)
+def test_check_number_returns_a_python_float(value, expected):
+    result = _checks.check_number("x", value)
+    assert type(result) is float
+    assert result == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "message"),
+    [
+        (True, TypeError, "Argument `x` must be a real number. Received: x=True"),
+        ("1", TypeError, "Argument `x` must be a real number. Received: x='1'"),
+        (None, TypeError, "Argument `x` must be a real number. Received: x=None"),
+        (1j, TypeError, "Argument `x` must be a real number. Received: x=1j"),
+        (math.nan, ValueError, "Argument `x` must be finite and in [0.0, 1.0). Received: x=nan"),
+        (-math.inf, ValueError, "Argument `x` must be finite and in [0.0, 1.0). Received: x=-inf"),
+        (-0.1, ValueError, "Argument `x` must be in [0.0, 1.0). Received: x=-0.1"),
+        (1.0, ValueError, "Argument `x` must be in [0.0, 1.0). Received: x=1.0"),
+    ],
+    ids=["bool", "str", "none", "complex", "nan", "minus-inf", "below", "at-open-end"],
+)
+def test_check_number_refuses(value, error, message):
     with pytest.raises(error) as raised:
-        factory()
-    message = str(raised.value)
-    assert words in message
-    assert "Received:" in message
+        _checks.check_number("x", value, low=0.0, high=1.0, high_inclusive=False)
+    assert str(raised.value) == message
 
 
-def test_invalid_callback_raises_before_any_weight_changes():
-    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    model.compile(keras.optimizers.SGD(0.01, momentum=0.0), "mse")
-    weights = model.get_weights()
-    with pytest.raises(ValueError, match="`momentum_range`"):
-        model.fit(np.ones((8, 2)), np.ones((8, 1)), verbose=0, callbacks=[kclr.OneCycle(LR, (0.95, 0.85))])
-    for before, after in zip(weights, model.get_weights(), strict=True):
-        np.testing.assert_array_equal(before, after)
+def test_check_number_interval_ends():
+    assert _checks.check_number("x", 0.0, low=0.0) == 0.0  # inclusive end
+    assert _checks.check_number("x", -1e300) == -1e300  # no bounds: any finite number
+    with pytest.raises(ValueError, match=r"must be in \(0\.0, inf\)\. Received: x=0\.0$"):
+        _checks.check_positive("x", 0.0)
+    assert _checks.check_positive("x", 5e-324) == 5e-324
+    with pytest.raises(ValueError, match=r"must be in \(-inf, 2\.0\]"):
+        _checks.check_number("x", 3, high=2.0)
+
+
+@pytest.mark.parametrize("value", [0.0, 1.0, -0.5, 1.5], ids=["zero", "one", "negative", "above-one"])
+def test_check_fraction_is_the_open_unit_interval(value):
+    with pytest.raises(ValueError, match=r"must be in \(0\.0, 1\.0\)"):
+        _checks.check_fraction("pct", value)
+    assert _checks.check_fraction("pct", 0.5) == 0.5
+
+
+def test_check_count():
+    assert _checks.check_count("n", 3) == 3
+    result = _checks.check_count("n", np.int64(4))
+    assert type(result) is int
+    assert result == 4
+    assert _checks.check_count("n", 0, minimum=0) == 0
+    with pytest.raises(ValueError, match=r"^Argument `n` must be an integer >= 2\. Received: n=1$"):
+        _checks.check_count("n", 1, minimum=2)
+    for value in (True, 2.0, "2", None):
+        with pytest.raises(TypeError, match=r"^Argument `n` must be an integer >= 1\."):
+            _checks.check_count("n", value)
+
+
+def test_check_pair_and_lr_range():
+    assert _checks.check_pair("p", [1, 2]) == (1, 2)
+    for value in ("ab", b"ab", (1,), (1, 2, 3), 1.0, {1: 2, 3: 4}):
+        with pytest.raises(TypeError, match=r"^Argument `p` must be a pair \(start, end\) of two numbers"):
+            _checks.check_pair("p", value)
+    low, high = _checks.check_lr_range("lr_range", (1, np.float32(2)))
+    assert (type(low), type(high), low, high) == (float, float, 1.0, 2.0)
+    with pytest.raises(ValueError, match=r"lr_range\[0\] < lr_range\[1\]\. Received: lr_range=\(2, 1\)"):
+        _checks.check_lr_range("lr_range", (2, 1))
+    with pytest.raises(ValueError, match=r"^Argument `lr_range\[1\]` must be in \(0\.0, inf\)"):
+        _checks.check_lr_range("lr_range", (0.1, -1.0))
+
+
+def test_check_momentum_range():
+    assert _checks.check_momentum_range("m", None) is None
+    assert _checks.check_momentum_range("m", (0.0, 0.95)) == (0.0, 0.95)
+    assert _checks.check_momentum_range("m", (0.85, 0.95)) == (0.85, 0.95)  # either direction
+    with pytest.raises(ValueError, match=r"^Argument `m\[1\]` must be in \[0\.0, 1\.0\)"):
+        _checks.check_momentum_range("m", (0.9, 1.0))
+
+
+def test_check_choice_takes_strings_only():
+    assert _checks.check_choice("mode", "b", ("a", "b")) == "b"
+    with pytest.raises(ValueError, match=r"^Argument `mode` must be one of 'a', 'b'\. Received: mode='c'$"):
+        _checks.check_choice("mode", "c", ("a", "b"))
+    # An array equal to a choice is no choice: `np.array(["a"]) in ("a",)` is True.
+    for value in (np.array(["a"]), np.array(["a", "b"]), ["a"], None):
+        with pytest.raises(TypeError, match=r"^Argument `mode` must be one of 'a', 'b'"):
+            _checks.check_choice("mode", value, ("a", "b"))
+
+
+def test_check_bool_and_check_name():
+    assert _checks.check_bool("flag", False) is False
+    for value in (0, 1, "True", None):
+        with pytest.raises(TypeError, match=r"^Argument `flag` must be a bool"):
+            _checks.check_bool("flag", value)
+    assert _checks.check_name("name", "") == ""  # keras.name_scope takes it
+    assert _checks.check_name("name", "OneCycle_lr") == "OneCycle_lr"
+    with pytest.raises(ValueError, match=r"^Argument `name` must be a string without '/'"):
+        _checks.check_name("name", "lr/momentum")
+    with pytest.raises(TypeError, match=r"^Argument `name` must be a string without '/'"):
+        _checks.check_name("name", None)

@@ -25,8 +25,9 @@ def check_number(
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         fail(name, "a real number", value, TypeError)
     value = float(value)
-    left = "[" if low_inclusive else "("
-    right = "]" if high_inclusive else ")"
+    # An infinite end is never in the interval: a real number must be finite.
+    left = "[" if low_inclusive and low is not None else "("
+    right = "]" if high_inclusive and high is not None else ")"
     interval = f"in {left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
     if not math.isfinite(value):
         fail(name, f"finite and {interval}", value)
@@ -81,12 +82,25 @@ def check_momentum_range(name: str, value: object) -> tuple[float, float] | None
 
 
 def check_choice(name: str, value: object, choices: Sequence[str]) -> str:
+    requirement = "one of " + ", ".join(repr(c) for c in choices)
+    # The str test comes first: `np.array(["cos"]) in ("cos",)` is True, and a longer array raises.
+    if not isinstance(value, str):
+        fail(name, requirement, value, TypeError)
     if value not in choices:
-        fail(name, "one of " + ", ".join(repr(c) for c in choices), value)
+        fail(name, requirement, value)
     return value  # type: ignore[return-value]
 
 
 def check_bool(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         fail(name, "a bool", value, TypeError)
+    return value
+
+
+def check_name(name: str, value: object) -> str:
+    """A name for `keras.name_scope`, checked here rather than at the first call inside a traced step."""
+    if not isinstance(value, str):
+        fail(name, "a string without '/'", value, TypeError)
+    if "/" in value:
+        fail(name, "a string without '/'", value)
     return value

@@ -9,12 +9,14 @@ iterations), `log_ep` (every epoch) and `learning_rate` / `momentum` in the epoc
 
 from __future__ import annotations
 
+import inspect
 import sys
 
 import keras
 import numpy as np
 
 from keras_one_cycle_clr import _checks, _data, hyperparams, schedules
+from keras_one_cycle_clr.range_test import LrRangeTest
 
 # Measured, not borrowed: see OneCycle.from_range_test and bench/quality.py.
 ONE_CYCLE_PEAK_DIVISOR = 6.0
@@ -304,7 +306,15 @@ class OneCycle(_PolicyCallback):
 
         Returns:
             A `OneCycle`.
+
+        Raises:
+            ValueError, TypeError: for an `lrrt` that is not a finished `LrRangeTest`, or an argument
+                outside the ranges above.
         """
+        if not isinstance(lrrt, LrRangeTest):
+            _checks.fail("lrrt", "an LrRangeTest", lrrt, TypeError)
+        if lrrt.loss is None:
+            _checks.fail("lrrt", "a range test that has run (lr_find, or a fit with it as a callback)", lrrt)
         div_factor = _checks.check_number("div_factor", div_factor, low=1.0, low_inclusive=False)
         peak = lrrt.suggest("minimum", set=set, divisor=divisor)
         return cls(lr_range=(peak / div_factor, peak), **kwargs)
@@ -384,7 +394,7 @@ class CLR(_PolicyCallback):
         self.phase_one_fraction = _checks.check_fraction("phase_one_fraction", phase_one_fraction)
         self.mode = _checks.check_choice("mode", mode, schedules.CYCLIC_MODES)
         self.gamma = _checks.check_number("gamma", gamma, low=0.0, high=1.0, low_inclusive=False)
-        if amplitude_fn is not None and not callable(amplitude_fn):
+        if amplitude_fn is not None and (not callable(amplitude_fn) or not _takes_one_argument(amplitude_fn)):
             _checks.fail("amplitude_fn", "a callable f(cycle_index) -> float", amplitude_fn, TypeError)
         if amplitude_fn is not None and self.mode in ("triangular2", "exp_range"):
             _checks.fail("amplitude_fn", f"None with mode={mode!r} (it sets the amplitude)", amplitude_fn)
@@ -420,6 +430,16 @@ class CLR(_PolicyCallback):
         """
         _data.steps_per_epoch(dataset, batch_size)
         return self.cyc
+
+
+def _takes_one_argument(function):
+    try:
+        inspect.signature(function).bind(0)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read (some builtins): let the call itself tell
+        return True
+    return True
 
 
 def _as_float(value):

@@ -6,14 +6,33 @@ leave pyplot's global state alone; save one with `fig.savefig(path)`.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 
-def _figure(ncols, width_per_axis=5.0, height=3.6):
+from keras_one_cycle_clr._checks import check_choice, fail
+
+
+def _matplotlib():
     try:
-        from matplotlib.figure import Figure
+        import matplotlib.axes
+        import matplotlib.figure
+        import matplotlib.scale
     except ImportError as error:  # pragma: no cover - depends on the environment
         msg = "Plotting needs matplotlib: pip install 'keras-one-cycle-clr[plot]'"
         raise ImportError(msg) from error
-    return Figure(figsize=(width_per_axis * ncols, height), layout="constrained")
+    return matplotlib
+
+
+def _figure(ncols, width_per_axis=5.0, height=3.6):
+    return _matplotlib().figure.Figure(figsize=(width_per_axis * ncols, height), layout="constrained")
+
+
+def _check_ax(ax):
+    if ax is not None and not isinstance(ax, _matplotlib().axes.Axes):
+        fail("ax", "a matplotlib Axes, or None", ax, TypeError)
+
+
+def _check_scale(name, scale):
+    return check_choice(name, scale, _matplotlib().scale.get_scale_names())
 
 
 def plot_schedule(values, ax=None, title=None):
@@ -35,6 +54,9 @@ def plot_schedule(values, ax=None, title=None):
     Returns:
         The matplotlib Figure.
     """
+    if not isinstance(values, Mapping) or "lr" not in values:
+        fail("values", 'a dict {"lr": array, "momentum": array or None}', values, TypeError)
+    _check_ax(ax)
     momentum = values.get("momentum")
     if ax is None:
         fig = _figure(2 if momentum is not None else 1)
@@ -79,6 +101,11 @@ def plot_loss_curves(histories, ax=None, ylabel="loss"):
     Returns:
         The matplotlib Figure.
     """
+    if not isinstance(histories, Mapping) or not all(
+        isinstance(history, Mapping) and "loss" in history for history in histories.values()
+    ):
+        fail("histories", 'a dict from a label to a History.history dict with "loss"', histories, TypeError)
+    _check_ax(ax)
     if ax is None:
         fig = _figure(1, width_per_axis=6.4, height=4.0)
         ax = fig.subplots()
@@ -153,7 +180,7 @@ def plot_from_history(history, metrics=("loss",), show_lr=False, ax=None):
     """
     import numpy as np
 
-    from keras_one_cycle_clr._checks import check_bool, fail
+    from keras_one_cycle_clr._checks import check_bool
     from keras_one_cycle_clr.history import _history_columns
 
     columns = _history_columns(history, "history")
@@ -170,6 +197,7 @@ def plot_from_history(history, metrics=("loss",), show_lr=False, ax=None):
     lr_key = next((key for key in ("learning_rate", "lr") if key in columns), None)
     if show_lr and lr_key is None:
         fail("show_lr", "False when `history` records no `learning_rate` or `lr`", show_lr)
+    _check_ax(ax)
 
     if ax is None:
         fig = _figure(len(metrics))
@@ -245,14 +273,37 @@ def plot_range_test(
     """
     import numpy as np
 
+    from keras_one_cycle_clr._checks import check_count, check_positive
     from keras_one_cycle_clr.history import moving_window_avg
 
+    lrs = np.asarray(lrs, dtype=float)
+    losses = np.asarray(losses, dtype=float)
+    if lrs.ndim != 1:
+        fail("lrs", "one-dimensional", lrs)
+    if losses.ndim not in (1, 2) or len(losses) != len(lrs):
+        msg = (
+            f"Argument `losses` must be of shape (steps, n_sweeps) with steps=len(lrs)={len(lrs)}. "
+            f"Received: losses of shape {losses.shape}"
+        )
+        raise ValueError(msg)
+    losses = losses.reshape(len(lrs), -1)
+    requirement = f"a sequence of one label per sweep ({losses.shape[1]})"
+    if isinstance(labels, str) or not hasattr(labels, "__len__"):
+        fail("labels", requirement, labels, TypeError)
+    if len(labels) != losses.shape[1]:
+        fail("labels", requirement, labels)
+    if suggestion is not None:
+        check_positive("suggestion", suggestion)
+    if window is not None:
+        check_count("window", window)
+    _check_scale("x_scale", x_scale)
+    _check_scale("y_scale", y_scale)
+    _check_ax(ax)
     if ax is None:
         fig = _figure(1, width_per_axis=6.4, height=4.0)
         ax = fig.subplots()
     else:
         fig = ax.figure
-    losses = np.asarray(losses, dtype=float).reshape(len(lrs), -1)
     finite = losses[np.isfinite(losses)]
     for column, label in enumerate(labels):
         curve = losses[:, column]

@@ -237,17 +237,21 @@ class LrRangeTest(keras.callbacks.Callback):
             set: `"train"` or `"valid"`. Defaults to `"train"`.
             x_scale: matplotlib scale of the lr axis. Defaults to `"log"`.
             y_scale: matplotlib scale of the loss axis. Defaults to `"linear"`.
-            ma: Draw a trailing moving average of `window` steps. Defaults to True.
+            ma: A Python bool: draw a trailing moving average of `window` steps. Defaults to True.
             window: A Python int >= 1. Defaults to 5.
-            mark: A learning rate to mark with a vertical line, e.g. a one-cycle peak. Defaults to
+            mark: A learning rate > 0 to mark with a vertical line, e.g. a one-cycle peak. Defaults to
                 the `"valley"` suggestion.
             mark_label: Its legend label. Defaults to "suggested lr ...".
         """
         from keras_one_cycle_clr import plot
 
+        losses = self._losses(set)
+        ma = _checks.check_bool("ma", ma)
+        if mark is not None:
+            mark = _checks.check_positive("mark", mark)
         return plot.plot_range_test(
             self.lr,
-            self._losses(set),
+            losses,
             self.sweep_labels,
             suggestion=self.suggest(set=set) if mark is None else mark,
             suggestion_label=mark_label,
@@ -423,13 +427,21 @@ class LrRangeTest(keras.callbacks.Callback):
         return self._validation_cache
 
 
+def _sliceable(value):
+    return not isinstance(value, (str, bytes)) and hasattr(value, "__len__") and hasattr(value, "__getitem__")
+
+
 def _check_validation_data(validation_data):
     if validation_data is None:
         return None
+    requirement = "a tuple (x_val, y_val) of arrays, or None"
     if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-        _checks.fail(
-            "validation_data", "a tuple (x_val, y_val) of arrays, or None", validation_data, TypeError
-        )
+        _checks.fail("validation_data", requirement, validation_data, TypeError)
+    # Arrays, which _validation_loss slices: a number or None would fail at len() below.
+    if not all(map(_sliceable, validation_data)):
+        received = ", ".join(type(part).__name__ for part in validation_data)
+        msg = f"Argument `validation_data` must be {requirement}. Received: validation_data of ({received})"
+        raise TypeError(msg)
     x_val, y_val = validation_data
     if len(x_val) != len(y_val) or len(x_val) == 0:
         msg = (
@@ -466,9 +478,20 @@ def lr_find(model, x, y=None, *, batch_size=None, callbacks=None, verbose=0, **r
 
     Returns:
         The `LrRangeTest`, with its `lr`, `loss` and `val_loss` filled.
+
+    Raises:
+        ValueError, TypeError: for an argument of `LrRangeTest` outside its range, a model that is not
+            compiled, or an `x` of unknown length, before any training.
     """
+    if not isinstance(model, keras.Model) or getattr(model, "optimizer", None) is None:
+        _checks.fail("model", "a compiled keras.Model", model, TypeError)
+    if callbacks is not None and (
+        not isinstance(callbacks, (list, tuple))
+        or not all(isinstance(callback, keras.callbacks.Callback) for callback in callbacks)
+    ):
+        _checks.fail("callbacks", "a list of keras.callbacks.Callback, or None", callbacks, TypeError)
     test = LrRangeTest(**range_test_kwargs)
-    epochs = test.find_n_epoch(x, batch_size)
+    epochs = math.ceil(test.batches_needed / _data.steps_per_epoch(x, batch_size, name="x"))
     try:
         model.fit(
             x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=[test, *(callbacks or [])]

@@ -110,8 +110,10 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
     >>> optimizer = keras.optimizers.SGD(learning_rate=schedule, momentum=0.9)
 
     Args:
-        initial_value: A Python float. The value at step 0 (unless the first phase is shorter than
-            one step, `pct_start * total_steps < 1`, where step 0 is already past it, as in PyTorch).
+        initial_value: A Python float. The value at step 0, unless `pct_start * total_steps <= 1`:
+            the first phase then ends at or before step 0, which is already past it (as in PyTorch,
+            which divides by zero at `== 1`; there step 0 is `peak_value`, and with `three_phase`
+            step 1 is back near `initial_value`).
         peak_value: A Python float. The value at the end of the first phase.
         final_value: A Python float. The value at the last step and after.
         total_steps: A Python int. The length of the cycle in optimizer steps.
@@ -149,7 +151,7 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.three_phase = _checks.check_bool("three_phase", three_phase)
         if three_phase and self.pct_start >= 0.5:
             _checks.fail("pct_start", "in (0, 0.5) when three_phase=True", pct_start)
-        self.name = name
+        self.name = _checks.check_name("name", name)
 
     def _knots_and_values(self):
         up_end = self.pct_start * self.total_steps - 1
@@ -266,7 +268,7 @@ class CyclicSchedule(keras.optimizers.schedules.LearningRateSchedule):
                 _checks.check_number(f"amplitudes[{i}]", a, low=0.0) for i, a in enumerate(amplitudes)
             ]
         self.amplitudes = amplitudes
-        self.name = name
+        self.name = _checks.check_name("name", name)
 
     def _amplitude(self, cycle, step):
         if self.mode == "triangular2":

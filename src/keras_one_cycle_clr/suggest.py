@@ -26,7 +26,7 @@ def smooth(losses, beta=0.98):
         A float64 NumPy array of the same length.
     """
     beta = _checks.check_number("beta", beta, low=0.0, high=1.0, high_inclusive=False)
-    losses = np.asarray(losses, dtype=np.float64)
+    losses = _as_1d("losses", losses)
     out = np.full_like(losses, np.nan)
     average, count = 0.0, 0
     for i, loss in enumerate(losses):
@@ -57,11 +57,24 @@ def trim(lrs, losses, skip_start, skip_end=5):
     return lrs[skip_start : len(losses) - skip_end], losses[skip_start : len(losses) - skip_end]
 
 
+def _as_1d(name, values):
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        _checks.fail(name, "a 1-D sequence of numbers", values, TypeError)
+    if array.ndim != 1:
+        _checks.fail(name, "one-dimensional", values)
+    return array
+
+
 def _finite(lrs, losses):
-    lrs = np.asarray(lrs, dtype=np.float64)
-    losses = np.asarray(losses, dtype=np.float64)
-    if lrs.shape != losses.shape or lrs.ndim != 1:
-        msg = f"`lrs` and `losses` must be 1-D of one length. Received shapes {lrs.shape} and {losses.shape}"
+    lrs = _as_1d("lrs", lrs)
+    losses = _as_1d("losses", losses)
+    if lrs.shape != losses.shape:
+        msg = (
+            "Arguments `lrs` and `losses` must have one length. "
+            f"Received: len(lrs)={len(lrs)}, len(losses)={len(losses)}"
+        )
         raise ValueError(msg)
     keep = np.isfinite(losses)
     if keep.sum() < 2:
@@ -79,6 +92,9 @@ def steepest(lrs, losses):
     0.01
     """
     lrs, losses = _finite(lrs, losses)
+    if not np.all(lrs > 0):  # the slope is taken against log(lr)
+        msg = f"Argument `lrs` must be positive. Received: lrs with minimum {lrs.min()!r}"
+        raise ValueError(msg)
     slopes = np.diff(losses) / np.diff(np.log(lrs))
     return float(lrs[int(np.argmin(slopes))])
 
@@ -135,7 +151,17 @@ def slide(lrs, losses, lr_diff=15, thresh=0.005, adjust_value=1.0):
     >>> lrs = np.geomspace(1e-4, 1, 40)
     >>> slide(lrs, np.where(lrs < 0.1, 1.0, 1.0 + 50 * (lrs - 0.1) ** 2)) < 0.1
     True
+
+    Args:
+        lrs, losses: The range test's learning rates and (smoothed) losses.
+        lr_diff: A Python int >= 1: the distance, in steps, over which gradients are compared.
+            Defaults to 15.
+        thresh: A Python float >= 0: how close the two gradients must be. Defaults to 0.005.
+        adjust_value: A Python float > 0 that multiplies the result. Defaults to 1.
     """
+    lr_diff = _checks.check_count("lr_diff", lr_diff)
+    thresh = _checks.check_number("thresh", thresh, low=0.0)
+    adjust_value = _checks.check_positive("adjust_value", adjust_value)
     lrs, losses = _finite(lrs, losses)
     gradient = np.gradient(losses)
     right = -1
