@@ -163,17 +163,10 @@ def test_mirrored_strategy_on_two_logical_cpus_trains_as_one_device(mirrored, re
 
 
 @tensorflow_only
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "hyperparams.ScheduleInjection._apply saves the attribute with getattr on every call; "
-        "MirroredStrategy runs it on one thread per replica, so the second replica saves the "
-        "first one's _InStepValue and restores it after the step"
-    ),
-)
 def test_mirrored_strategy_leaves_the_optimizer_hyper_parameters_as_configured(mirrored):
-    # A leftover _InStepValue holds a tensor of the traced step: saving the model fails ("Cannot
-    # serialize object ... _InStepValue") and so does the next fit ("... is out of scope").
+    # MirroredStrategy runs the replicas' `apply` on overlapping threads: restoring what each found
+    # on the optimizer left another replica's _InStepValue behind, so saving the model failed
+    # ("Cannot serialize object ... _InStepValue") and so did the next fit ("... is out of scope").
     assert_hyper_parameters_as_configured(mirrored)
 
 

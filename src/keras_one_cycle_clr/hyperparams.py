@@ -267,6 +267,9 @@ class ScheduleInjection:
         if isinstance(previous, ScheduleInjection):
             previous.remove()
         self._learning_rate_before = self.optimizer._learning_rate.numpy()
+        self._configured = {
+            name: getattr(self.optimizer, name) for name in self.tables if name != "learning_rate"
+        }
         self._model = model
         reuse = None
         if model is not None and not _TORCH:  # torch looks the apply up eagerly every step
@@ -433,15 +436,15 @@ class ScheduleInjection:
 
     def _apply(self, grads, trainable_variables=None):
         optimizer = self.optimizer
-        configured = {}
         for name, value in self._current_values().items():
             if name == "learning_rate":
                 optimizer._learning_rate.assign(value)
                 continue
-            configured[name] = getattr(optimizer, name)
-            setattr(optimizer, name, value if _TORCH else _InStepValue(configured[name], value))
+            setattr(optimizer, name, value if _TORCH else _InStepValue(self._configured[name], value))
         try:
             return self._class_apply(optimizer, grads, trainable_variables)
         finally:
-            for name, value in configured.items():
+            # The values read at install: under MirroredStrategy the replicas' `apply` calls overlap,
+            # so what one finds on the optimizer may be another's stand-in.
+            for name, value in self._configured.items():
                 setattr(optimizer, name, value)
