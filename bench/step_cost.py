@@ -15,7 +15,8 @@ weights, same data) and optimizer:
 `--diagnose` adds two variants that split OneCycle's cost in two:
 
 - `retrace-only`: constant learning rate plus a callback that rebuilds the train function at the start
-  of every fit and drops it at the end, as OneCycle/CLR do, but installs nothing;
+  of every fit and drops it at the end, installing nothing: what a schedule that retraced every fit
+  would pay (OneCycle/CLR did before their compiled step was cached);
 - `inject-const`: a `ScheduleInjection` with constant tables (learning rate and momentum) installed once,
   so the train function is traced once: the in-step cost of the table look-up alone.
 
@@ -23,8 +24,8 @@ Method: build each model once, warm it up with a 1-epoch fit (compiles), then ti
 verbose=0)` of every variant round-robin (the order rotates every round) with `time.perf_counter`.
 Per fit:
 
-- whole fit: the fit's wall time / its steps; it includes what a fit pays once (OneCycle/CLR trace a
-  fresh train function at the start of every fit);
+- whole fit: the fit's wall time / its steps; it includes what a fit pays once (OneCycle/CLR trace
+  their train function in the warm-up fit and reuse it in later fits of the same length);
 - steady state: the median over the epochs after the first of the epoch's wall time (from its start
   to the next epoch's, or to the end of training), / steps per epoch, timestamped by a callback that
   runs first; it excludes the first epoch and with it the trace, and the median keeps a one-off stall
@@ -119,9 +120,20 @@ class RetraceOnly(keras.callbacks.Callback):
 
 
 # -- models and variants -----------------------------------------------------------------------------
+# Scaling: an MLP 64 -> h -> h -> 10 with about this many parameters (h chosen to match).
+SCALING_MODELS = {"mlp-10k": 64, "mlp-1m": 990, "mlp-20m": 4400}
+MODEL_KINDS = ("mlp", "cnn", *SCALING_MODELS)
+
+
+def parameter_count(model_kind):
+    hidden = SCALING_MODELS[model_kind]
+    return 64 * hidden + hidden + hidden * hidden + hidden + hidden * 10 + 10
+
+
 def make_data(model_kind, samples, seed):
     rng = np.random.default_rng(seed)
-    shape = (samples, 20) if model_kind == "mlp" else (samples, 16, 16, 1)
+    features = {"mlp": (20,), "cnn": (16, 16, 1)}.get(model_kind, (64,))
+    shape = (samples, *features)
     x = rng.standard_normal(shape).astype("float32")
     y = rng.integers(0, 10, size=(samples,)).astype("int32")
     return x, y
@@ -129,7 +141,15 @@ def make_data(model_kind, samples, seed):
 
 def build_model(model_kind, seed):
     keras.utils.set_random_seed(seed)  # every variant starts from the same weights
-    if model_kind == "mlp":
+    if model_kind in SCALING_MODELS:
+        hidden = SCALING_MODELS[model_kind]
+        layers = [
+            keras.Input((64,)),
+            keras.layers.Dense(hidden, activation="relu"),
+            keras.layers.Dense(hidden, activation="relu"),
+            keras.layers.Dense(10),
+        ]
+    elif model_kind == "mlp":
         layers = [
             keras.Input((20,)),
             keras.layers.Dense(64, activation="relu"),
@@ -284,7 +304,12 @@ def parse_args(argv=None):
     parser.add_argument("--epochs", type=int, default=6, help="epochs per timed fit, >= 2 (default 6)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument(
-        "--models", default=None, help="comma-separated subset of mlp,cnn (default mlp,cnn; mlp with --smoke)"
+        "--models",
+        default=None,
+        help=f"comma-separated subset of {','.join(MODEL_KINDS)} (default mlp,cnn; mlp with --smoke)",
+    )
+    parser.add_argument(
+        "--variants", default=None, help=f"comma-separated subset of {','.join(MAIN_VARIANTS)} (default all)"
     )
     parser.add_argument("--steps-per-execution", type=int, default=1, help="default 1; forced to 1 on torch")
     parser.add_argument(
@@ -340,9 +365,14 @@ def parse_args(argv=None):
         notes.append(f"steps per epoch rounded up from {args.steps} to {rounded}, a multiple of spe")
         args.steps = rounded
     args.models = [m.strip() for m in (args.models or "mlp,cnn").split(",") if m.strip()]
-    if not args.models or any(m not in ("mlp", "cnn") for m in args.models):
-        parser.error("--models takes a comma-separated subset of mlp,cnn")
-    args.variants = MAIN_VARIANTS + (DIAGNOSTIC_VARIANTS if args.diagnose else ())
+    if not args.models or any(m not in MODEL_KINDS for m in args.models):
+        parser.error(f"--models takes a comma-separated subset of {','.join(MODEL_KINDS)}")
+    main_variants = MAIN_VARIANTS
+    if args.variants is not None:
+        main_variants = tuple(v.strip() for v in args.variants.split(",") if v.strip())
+        if "constant" not in main_variants or any(v not in MAIN_VARIANTS for v in main_variants):
+            parser.error(f"--variants takes a subset of {','.join(MAIN_VARIANTS)} including constant")
+    args.variants = main_variants + (DIAGNOSTIC_VARIANTS if args.diagnose else ())
     return args, notes
 
 
