@@ -136,7 +136,7 @@ def test_later_fits_reuse_the_compiled_step_and_their_own_tables_drive_it(traces
         fit(model, kclr.OneCycle((0.01, 0.1), (0.95, 0.85)))
         counts.append(len(traces))
         if not reuse:
-            hyperparams._COMPILED.clear()
+            hyperparams.forget_compiled_steps(model)
         fit(model, kclr.OneCycle(second_range, (0.9, 0.8)))
         counts.append(len(traces))
         fit(model)  # the model's own step again: constant lr 0.05, momentum 0.9
@@ -200,3 +200,27 @@ def test_a_step_traced_for_other_tables_of_the_same_shape_is_not_reused():
     after_cycle = kclr.lr_find(trained, ONES, ONES * 0, batch_size=4, threshold_multiplier=1e9, **kwargs)
     fresh = kclr.lr_find(twin, ONES, ONES * 0, batch_size=4, threshold_multiplier=1e9, **kwargs)
     np.testing.assert_allclose(after_cycle.loss, fresh.loss, rtol=1e-6)
+
+
+def test_a_model_trained_with_a_schedule_can_be_garbage_collected():
+    import gc
+    import weakref
+
+    model = one_weight_model()
+    fit(model, kclr.OneCycle((0.01, 0.1), (0.95, 0.85)))
+    kclr.lr_find(model, ONES, ONES * 0, batch_size=4, lr_range=(1e-3, 0.1), steps=4, batches_per_step=1)
+    alive = weakref.ref(model)
+    del model
+    gc.collect()
+    assert alive() is None
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's own checkpoints")
+def test_tensorflow_can_still_checkpoint_the_model_after_a_scheduled_fit(tmp_path):
+    import tensorflow as tf
+
+    model = one_weight_model()
+    fit(model, kclr.OneCycle((0.01, 0.1), (0.95, 0.85)))
+    kclr.lr_find(model, ONES, ONES * 0, batch_size=4, lr_range=(1e-3, 0.1), steps=4, batches_per_step=1)
+    tf.train.Checkpoint(model=model, optimizer=model.optimizer).write(str(tmp_path / "ckpt"))
+    assert any(tmp_path.iterdir())

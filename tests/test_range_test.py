@@ -264,3 +264,25 @@ def test_a_learning_rate_whose_batches_span_two_epochs_gets_the_mean_of_all_of_t
     model.fit(X, Y, batch_size=BATCH, epochs=test.find_n_epoch(X, BATCH), verbose=0, callbacks=[test])
     expected, _ = closed_form(test.lr, 0.0, 3)
     np.testing.assert_allclose(test.loss[:, 0], expected, rtol=1e-5)
+
+
+def test_a_short_batch_gets_its_own_loss_not_one_weighted_by_batch_count():
+    # 10 batches of 4 with loss 1, then one batch of a single sample with loss 100; the learning
+    # rates are too small to move the weight, so every batch's loss is known.
+    x = np.ones((41, 1), dtype="float32")
+    y = np.zeros_like(x)
+    y[40] = -9.0
+    model = one_weight_model(keras.optimizers.SGD(0.01))
+    test = kclr.LrRangeTest((1e-12, 1e-11), steps=11, batches_per_step=1)
+    model.fit(x, y, batch_size=4, epochs=1, shuffle=False, verbose=0, callbacks=[test])
+    np.testing.assert_allclose(test.loss[:, 0], [1.0] * 10 + [100.0], rtol=1e-5)
+
+
+@pytest.mark.skipif(BACKEND == "torch", reason="Keras refuses steps_per_execution > 1 on torch")
+def test_an_epoch_that_ends_in_a_short_chunk_is_refused_before_training():
+    model = one_weight_model(keras.optimizers.SGD(0.01), steps_per_execution=4)  # 10 batches an epoch
+    before = snapshot(model)
+    test = kclr.LrRangeTest((1e-3, 0.1), steps=5, batches_per_step=4)
+    with pytest.raises(ValueError, match="multiple of the model's steps_per_execution"):
+        model.fit(X, Y, batch_size=BATCH, epochs=2, verbose=0, callbacks=[test])
+    assert_same_state(before, snapshot(model))

@@ -11,19 +11,19 @@ looked up in a table of per-step values by the optimizer's own step counter:
   step's value: a tensor on TensorFlow and JAX, a Python float on PyTorch, whose eager fused optimizers
   (`keras/src/backend/torch/optimizers/`) need a float and read it on every step anyway.
 
-On TensorFlow and JAX the tables and the step at which they start live in variables that join the
-optimizer's own for as long as the injection is installed (JAX passes only those into the compiled
-step); they are kept out of saved files. So new values reach the compiled step without a retrace, and
-a compiled step that carries the tables is traced once per model and table shape, then reused by later
-fits and sweeps (`install(model)`). Nothing crosses from Python per step. On PyTorch the step runs
-eagerly anyway; the look-up costs about 10 µs a step there (BENCHMARKS.md).
+On TensorFlow and JAX the tables and the step at which they start live in variables (on JAX they join
+the optimizer's own while the injection is installed, since JAX passes only those into the compiled
+step, and are kept out of saved files). So new values reach the compiled step without a retrace, and a
+compiled step that carries the tables is traced once per model, table shape and optimizer
+configuration, then reused by later fits and sweeps (`install(model)`). Nothing crosses from Python
+per step. On PyTorch the step runs eagerly anyway; the look-up costs about 10 µs a step there
+(BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
 import contextlib
 import warnings
-import weakref
 
 import keras
 import numpy as np
@@ -31,6 +31,8 @@ from keras import ops
 
 MOMENTUM_ATTRIBUTES = ("beta_1", "momentum")  # Adam family first: Lion and others have both names
 _TORCH = keras.backend.backend() == "torch"
+_JAX = keras.backend.backend() == "jax"
+_COMPILED_STEPS = "_kclr_compiled_steps"  # the cache's key in a model's __dict__
 
 
 def innermost_optimizer(optimizer):
@@ -191,7 +193,18 @@ class _CompiledSteps:
         self.entries = {}
 
 
-_COMPILED = weakref.WeakKeyDictionary()
+def compiled_steps(model):
+    """The model's cache of train functions traced with tables, or None.
+
+    It lives on the model (in its `__dict__`, out of Keras's tracking) because its train functions
+    refer to the model: a cache beside the model would keep every model alive.
+    """
+    return model.__dict__.get(_COMPILED_STEPS)
+
+
+def forget_compiled_steps(model):
+    """Drops the model's cached train functions: the next installation traces afresh."""
+    model.__dict__.pop(_COMPILED_STEPS, None)
 
 
 class ScheduleInjection:
@@ -246,8 +259,14 @@ class ScheduleInjection:
 
     @property
     def layout(self):
-        """What a compiled step depends on: the table names, their length and the optimizer."""
-        return (tuple(sorted(self.tables)), self.num_steps, id(self.optimizer))
+        """What a compiled step depends on: the table names, their length, the optimizer and its
+        configuration (its floats, `weight_decay` or `clipnorm` say, are baked into the trace)."""
+        config = {
+            key: value
+            for key, value in self.optimizer.get_config().items()
+            if key != "learning_rate" and key not in self.tables
+        }
+        return (tuple(sorted(self.tables)), self.num_steps, id(self.optimizer), repr(sorted(config.items())))
 
     def install(self, model=None, on_abandon=None):
         """Routes the optimizer's `apply` through the tables. Replaces an earlier injection.
@@ -258,9 +277,9 @@ class ScheduleInjection:
                 the tables: the one an earlier injection of the same layout traced, if the model's
                 own train function has not changed since, else a new one. `remove()` gives the model
                 its own train function back. Without a model, rebuild the train function yourself.
-            on_abandon: With a model: what to call, instead of `remove()`, when the model starts
-                another `fit` while this injection is still installed, which happens when the fit
-                that installed it raised (Keras then skips `on_train_end`). It must remove the
+            on_abandon: With a model: what to call, instead of `remove()`, when the model's `fit`
+                is called while this injection is still installed, which happens when the fit that
+                installed it raised (Keras then skips `on_train_end`). It must remove the
                 injection. Defaults to `remove`.
         """
         previous = getattr(self.optimizer.__dict__.get("apply"), "__self__", None)
@@ -273,9 +292,9 @@ class ScheduleInjection:
         self._model = model
         reuse = None
         if model is not None and not _TORCH:  # torch looks the apply up eagerly every step
-            self._compiled = _COMPILED.get(model)
+            self._compiled = compiled_steps(model)
             if self._compiled is None or self._compiled.base is not model.train_function:
-                self._compiled = _COMPILED[model] = _CompiledSteps(model.train_function)
+                self._compiled = model.__dict__[_COMPILED_STEPS] = _CompiledSteps(model.train_function)
             reuse = self._compiled.entries.get(self.layout)
             if reuse is not None:
                 self._variables = reuse[1]
@@ -297,22 +316,21 @@ class ScheduleInjection:
 
     def _watch_for_another_fit(self, model, on_abandon):
         # Keras skips `on_train_end` when `fit` raises (another callback's error, Ctrl-C), so the
-        # injection would stay and a later fit would follow the old tables. Every `fit` (and
-        # `train_on_batch`) starts with `make_train_function()` without `force`: one made while this
-        # injection is installed means the fit that installed it is over.
-        def make_train_function(force=False):
-            if not force and self.installed:
+        # injection would stay and a later fit would follow the old tables. A `fit` that starts
+        # while this injection is installed means the fit that installed it is over.
+        def fit(*args, **kwargs):
+            if self.installed:
                 warnings.warn(
-                    "A keras-one-cycle-clr schedule from a fit that did not finish (it raised) was "
-                    "still installed on this model: it is removed, and a range test's model restored, "
+                    "A keras-one-cycle-clr schedule from a fit that did not finish was still "
+                    "installed on this model: it is removed, and a range test's model restored, "
                     "before this fit.",
-                    stacklevel=3,
+                    stacklevel=2,
                 )
                 on_abandon()
-            return type(model).make_train_function(model, force=force)
+            return type(model).fit(model, *args, **kwargs)
 
-        make_train_function.watcher = self
-        model.__dict__["make_train_function"] = make_train_function
+        fit.watcher = self
+        model.__dict__["fit"] = fit
 
     def set_tables(self, tables=None, start_step=None):
         """New values (same names and length) that reach the compiled step without a retrace.
@@ -348,9 +366,9 @@ class ScheduleInjection:
         if "learning_rate" in self.tables:
             self.optimizer._learning_rate.assign(self._learning_rate_before)
         if self._model is not None:
-            watcher = self._model.__dict__.get("make_train_function")
+            watcher = self._model.__dict__.get("fit")
             if getattr(watcher, "watcher", None) is self:
-                del self._model.__dict__["make_train_function"]
+                del self._model.__dict__["fit"]
         if self._compiled is not None and self._model is not None:
             entry = self._compiled.entries.get(self.layout)
             if entry is not None and self._model.train_function is entry[0]:
@@ -389,6 +407,10 @@ class ScheduleInjection:
 
     def _attach_variables(self):
         # JAX hands only the optimizer's variables to the compiled step: the tables join them, last.
+        # A tf.function captures the variables it reads (and TensorFlow's tracking refuses to save
+        # a list that had items deleted), so on TensorFlow they stay apart.
+        if not _JAX:
+            return
         self._detach_variables()
         self.optimizer._variables.extend(self._variables.values())
         for optimizer in optimizer_chain(self.outer_optimizer):
@@ -396,7 +418,7 @@ class ScheduleInjection:
                 optimizer.__dict__[method] = self._without_tables(getattr(type(optimizer), method), optimizer)
 
     def _detach_variables(self):
-        if self._variables is None:
+        if self._variables is None or not _JAX:
             return
         self._drop_tables_from(self.optimizer._variables)
         for optimizer in optimizer_chain(self.outer_optimizer):
@@ -404,7 +426,7 @@ class ScheduleInjection:
                 optimizer.__dict__.pop(method, None)
 
     def _drop_tables_from(self, variables):
-        # In place, by identity: TensorFlow wraps the list, and `==` on variables compares values.
+        # In place, by identity: `==` on variables compares values.
         dropped = []
         for index in reversed(range(len(variables))):
             if self._is_ours(variables[index]):

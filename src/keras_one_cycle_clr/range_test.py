@@ -68,16 +68,15 @@ class LrRangeTest(keras.callbacks.Callback):
     the end.
 
     Results, as arrays: `lr` of shape `(steps,)`; `loss` of shape `(steps, n_wd)` where `loss[i, j]`
-    is the mean training loss of the batches run at `lr[i]` under `wd_list[j]` (taken from Keras's
-    running mean, so an epoch's short last batch counts less, as in Keras's own epoch loss);
+    is the mean training loss of the batches run at `lr[i]` under `wd_list[j]` (weighted by batch
+    size, as Keras's epoch loss is: a short batch counts for its samples);
     `val_loss` likewise, the mean loss over the samples of the first `batches_per_val` validation
     batches, evaluated in one call after those batches. NaN marks steps a sweep never reached. With an
     empty `wd_list`, there is one sweep with the optimizer's own weight decay (`n_wd = 1`).
 
-    Cost: one compiled train step serves every learning rate and weight decay; the losses are read
-    from the device every few learning rates, so a sweep costs about what a plain `fit` over the same
-    batches costs (BENCHMARKS.md). A diverged sweep is noticed up to `CHECK_EVERY - 1` learning rates
-    late; what ran past the divergence is dropped.
+    Cost: one compiled train step serves every learning rate and weight decay, and the losses are
+    read without resetting Keras's metrics, so a sweep costs about what a plain `fit` over the same
+    batches costs (BENCHMARKS.md).
 
     Example:
 
@@ -271,6 +270,15 @@ class LrRangeTest(keras.callbacks.Callback):
                 f"Received: batches_per_step={self.batches_per_step}"
             )
             raise ValueError(msg)
+        steps = self.params.get("steps")
+        if spe > 1 and steps is not None and steps % spe:
+            msg = (
+                f"LrRangeTest needs the batches per epoch ({steps}) to be a multiple of the model's "
+                f"steps_per_execution ({spe}): a short chunk at an epoch's end would mix two learning "
+                "rates' batches. Change the batch size or steps_per_epoch, or compile with "
+                "steps_per_execution=1."
+            )
+            raise ValueError(msg)
         optimizer = self.model.optimizer
         accumulation = hyperparams.innermost_optimizer(optimizer).gradient_accumulation_steps
         if accumulation:
@@ -280,6 +288,12 @@ class LrRangeTest(keras.callbacks.Callback):
                 f"`gradient_accumulation_steps` (and a larger batch). Received: {accumulation}"
             )
             raise ValueError(msg)
+        if _loss_sums(self.model) is None:
+            msg = (
+                "LrRangeTest reads the running loss sums of Keras's trainer (`model._loss_tracker`, "
+                f"a Mean metric), which this Keras ({keras.__version__}) does not have."
+            )
+            raise RuntimeError(msg)
         if not optimizer.built:  # TensorFlow builds it in the first step: too late for the snapshot
             optimizer.build(self.model.trainable_variables)
         self.loss = np.full((self.steps, self.n_wd), np.nan)
@@ -288,27 +302,23 @@ class LrRangeTest(keras.callbacks.Callback):
         self._start_step = hyperparams.raw_step(optimizer)
         self._epoch_steps = self.params.get("steps")
         self._sweep, self._step, self._batches_in_step = 0, 0, 0
-        self._pieces, self._pending = [], []
+        self._piece = (0.0, 0.0)  # (loss x samples, samples) of the current learning rate so far
         self._injection = hyperparams.ScheduleInjection(
             optimizer, self._tables(), start_step=self._start_step
         )
         self._injection.install(self.model, on_abandon=self.restore)
 
-    # The loss of each learning rate comes from Keras's running mean of the epoch's loss: the sum of
-    # the losses over a learning rate's batches is the difference of (batches covered x running mean)
-    # at its two ends. Resetting the metrics at every learning rate instead would cost a full state
-    # sync per step on JAX (2x the fit, measured: BENCHMARKS.md). The running means are read from
-    # the device every CHECK_EVERY learning rates, when they are long computed, so the steps keep
-    # being dispatched ahead; a sweep that diverged is noticed up to CHECK_EVERY - 1 learning rates
-    # late, and what ran past the divergence is dropped (the model is restored anyway). Precision:
-    # a per-lr mean carries the float32 rounding of the running total it is taken from, about
-    # 1e-7 x (batches since the mean restarted / batches per lr) x the losses' size.
-    CHECK_EVERY = 8
+    # The loss of each learning rate comes from Keras's running loss mean, a `Mean` metric holding the
+    # sum of batch loss x batch size (`total`) and of batch sizes (`count`) since it was last reset:
+    # their differences across a learning rate's batches give that learning rate's sample-weighted
+    # mean loss exactly, also for a short batch. Resetting the metrics at every learning rate instead
+    # costs a full state sync per step on JAX (2.2x the fit, measured: BENCHMARKS.md); the two sums
+    # are read from the trainer's state without one. Precision: float32 sums, so about 1e-7 x (the
+    # sum since the reset / the learning rate's own sum), relative.
 
     def on_epoch_begin(self, epoch, logs=None):
         self._last_end = -1
-        self._segment_start = 0  # Keras resets its metrics at every epoch's start
-        self._mark = (0, 0.0)  # (batches in the running mean, the running mean) at this lr's start
+        self._mark = (0.0, 0.0)  # Keras resets its metrics at every epoch's start
 
     def on_train_batch_end(self, batch, logs=None):
         if self._sweep >= self.n_wd:
@@ -317,59 +327,38 @@ class LrRangeTest(keras.callbacks.Callback):
             batch = min(batch, self._epoch_steps - 1)  # a short last chunk reports past the epoch's end
         self._batches_in_step += batch - self._last_end
         self._last_end = batch
-        self._last_mean = logs["loss"]
         if self._batches_in_step < self.batches_per_step:
+            if self._epoch_steps is None or batch == self._epoch_steps - 1:
+                self._add_piece()  # the epoch may end here; its metrics restart in the next one
             return
-        self._close_piece()
-        entry = {"step": self._step, "pieces": self._pieces, "val_loss": None}
+        self._add_piece()
+        total, count = self._piece
+        loss = total / count if count else math.nan
+        step = self._step
+        self.loss[step, self._sweep] = loss
         if self.validation_data is not None:
-            entry["val_loss"] = self._validation_loss()
+            self.val_loss[step, self._sweep] = self._validation_loss()
             self._restart_running_mean()  # `test_on_batch` reset it and counted its own batch
-        self._pending.append(entry)
-        self._pieces = []
+        best = np.nanmin(self.loss[: step + 1, self._sweep])
+        diverged = not math.isfinite(loss) or loss > self.threshold_multiplier * best
         self._step += 1
         self._batches_in_step = 0
-        if self._step == self.steps or len(self._pending) >= self.CHECK_EVERY:
-            self._check_pending()
+        self._piece = (0.0, 0.0)
+        if diverged or self._step == self.steps:
+            self._end_sweep(diverged)
 
-    def on_epoch_end(self, epoch, logs=None):
-        if self._sweep < self.n_wd and self._batches_in_step > 0:
-            self._close_piece()  # this learning rate goes on in the next epoch
-
-    def _close_piece(self):
-        end = (self._last_end + 1 - self._segment_start, self._last_mean)
-        self._pieces.append((self._mark, end))
-        self._mark = end
+    def _add_piece(self):
+        """Adds the loss sums since the last mark to the current learning rate's."""
+        sums = _loss_sums(self._model)  # `_model`: on JAX, `self.model` would sync the whole state
+        total, count = self._piece
+        self._piece = (total + sums[0] - self._mark[0], count + sums[1] - self._mark[1])
+        self._mark = sums
 
     def _restart_running_mean(self):
         self.model.reset_metrics()
-        self._segment_start, self._mark = self._last_end + 1, (0, 0.0)
-
-    def _check_pending(self):
-        """Reads the pending running means in one transfer, records the losses, stops diverged sweeps."""
-        pending, self._pending = self._pending, []
-        refs = [mean for entry in pending for piece in entry["pieces"] for _, mean in piece]
-        # One read per value: they were computed steps ago, so none of these reads waits on the device.
-        means = iter([float(mean) for mean in refs])
-        for entry in pending:
-            total = count = 0.0
-            for (start_count, _), (end_count, _) in entry["pieces"]:
-                start_mean, end_mean = next(means), next(means)
-                total += end_count * end_mean - start_count * start_mean
-                count += end_count - start_count
-            loss = total / count
-            self.loss[entry["step"], self._sweep] = loss
-            if entry["val_loss"] is not None:
-                self.val_loss[entry["step"], self._sweep] = entry["val_loss"]
-            best = np.nanmin(self.loss[: entry["step"] + 1, self._sweep])
-            diverged = not math.isfinite(loss) or loss > self.threshold_multiplier * best
-            if diverged or entry["step"] == self.steps - 1:
-                self._end_sweep(diverged)
-                return
+        self._mark = (0.0, 0.0)
 
     def on_train_end(self, logs=None):
-        if self._sweep < self.n_wd and self._pending:
-            self._check_pending()
         if self._sweep < self.n_wd:
             warnings.warn(
                 f"The range test ran out of batches in sweep {self._sweep + 1} of {self.n_wd}; the "
@@ -402,7 +391,7 @@ class LrRangeTest(keras.callbacks.Callback):
             how = "stopped early" if diverged else "done"
             sys.stdout.write(f"LrRangeTest sweep {self._sweep + 1}/{self.n_wd}{wd}: {how}\n")
         self._sweep += 1
-        self._step, self._batches_in_step, self._pieces, self._pending = 0, 0, [], []
+        self._step, self._batches_in_step, self._piece = 0, 0, (0.0, 0.0)
         self._state.restore(self.model)  # through `self.model`: on JAX, the state is synced here
         # The running mean starts afresh: a diverged sweep's losses must not swamp the next one's.
         self._restart_running_mean()
@@ -429,6 +418,25 @@ class LrRangeTest(keras.callbacks.Callback):
 
 def _sliceable(value):
     return not isinstance(value, (str, bytes)) and hasattr(value, "__len__") and hasattr(value, "__getitem__")
+
+
+def _loss_sums(model):
+    """`(total, count)` of the model's running loss mean as Python floats, or None if unreadable.
+
+    During a JAX `fit` the live values are in the trainer's state, not yet in the variables (which
+    Keras fills only on a sync): they are read there, so that nothing forces a sync.
+    """
+    tracker = getattr(model, "_loss_tracker", None)
+    if tracker is None or not hasattr(tracker, "total") or not hasattr(tracker, "count"):
+        return None
+    state = getattr(model, "_jax_state", None)
+    if state and not getattr(model, "_jax_state_synced", True) and state.get("metrics_variables"):
+        live = {
+            id(variable): value
+            for variable, value in zip(model.metrics_variables, state["metrics_variables"], strict=True)
+        }
+        return float(live[id(tracker.total)]), float(live[id(tracker.count)])
+    return float(tracker.total.numpy()), float(tracker.count.numpy())
 
 
 def _check_validation_data(validation_data):
