@@ -5,7 +5,8 @@ rate, (b) `lr_find` with S steps x W weight decays and no validation, (c) the sa
 it prints medians of the ratio to (a), and the peak memory of the in-memory snapshot against one
 copy of the weights and optimizer state. The backend comes from KERAS_BACKEND.
 
-    KERAS_BACKEND=jax python bench/range_test_cost.py [--rounds 5] [--steps 100] [--wd 4] [--smoke]
+    KERAS_BACKEND=jax python bench/range_test_cost.py [--rounds 5] [--steps 100] [--wd 4]
+        [--batches-per-step 1] [--smoke]
 """
 
 from __future__ import annotations
@@ -37,13 +38,19 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=100, help="learning rates per sweep (S)")
     parser.add_argument("--wd", type=int, default=4, help="weight decays (W); 0 for one sweep without")
     parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument(
+        "--batches-per-step",
+        type=int,
+        default=1,
+        help="batches per lr (default 1: the most checks per batch)",
+    )
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, 1 round: only proves it runs")
     args = parser.parse_args(argv)
     if args.smoke:
         args.rounds, args.steps, args.wd = 1, 10, 2
     batch = 32
     sweeps = max(1, args.wd)
-    batches = args.steps * sweeps
+    batches = args.steps * sweeps * args.batches_per_step
     rng = np.random.default_rng(0)
     x = rng.normal(size=(batch * batches, 20)).astype("float32")
     y = rng.integers(0, 10, len(x))
@@ -63,7 +70,7 @@ def main(argv=None):
             batch_size=batch,
             lr_range=(1e-5, 1.0),
             steps=args.steps,
-            batches_per_step=1,
+            batches_per_step=args.batches_per_step,
             wd_list=wd_list,
             threshold_multiplier=1e9,  # never stop early: every run does all batches
             **(kwargs if validation else {}),
@@ -93,7 +100,8 @@ def main(argv=None):
     del state
 
     print(
-        f"backend={keras.backend.backend()} S={args.steps} W={sweeps} batches={batches} rounds={args.rounds}"
+        f"backend={keras.backend.backend()} S={args.steps} W={sweeps} "
+        f"batches_per_step={args.batches_per_step} batches={batches} rounds={args.rounds}"
     )
     print("| variant | median s | ratio to plain fit (median of rounds) |")
     print("|---|---|---|")

@@ -20,9 +20,9 @@ weights, same data) and optimizer:
 - `inject-const`: a `ScheduleInjection` with constant tables (learning rate and momentum) installed once,
   so the train function is traced once: the in-step cost of the table look-up alone.
 
-Method: build each model once, warm it up with a 1-epoch fit (compiles), then time `model.fit(...,
-verbose=0)` of every variant round-robin (the order rotates every round) with `time.perf_counter`.
-Per fit:
+Method: build each model once, warm it up with one fit of the timed length (compiles), then time
+`model.fit(..., verbose=0)` of every variant round-robin (the order rotates every round) with
+`time.perf_counter`. Per fit:
 
 - whole fit: the fit's wall time / its steps; it includes what a fit pays once (OneCycle/CLR trace
   their train function in the warm-up fit and reuse it in later fits of the same length);
@@ -441,7 +441,7 @@ def main(argv=None):
         data = make_data(model_kind, args.steps * args.batch_size, args.seed)
         subjects = [Subject(model_kind, variant, data, args) for variant in args.variants]
         for subject in subjects if not args.smoke else ():  # warm-up: compile every train function
-            subject.fit(1)
+            subject.fit(args.epochs)  # the timed length: OneCycle/CLR trace once per table length
         results = {variant: [] for variant in args.variants}
         for round_index in range(args.rounds):
             shift = round_index % len(subjects)

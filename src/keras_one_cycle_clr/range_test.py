@@ -288,12 +288,7 @@ class LrRangeTest(keras.callbacks.Callback):
                 f"`gradient_accumulation_steps` (and a larger batch). Received: {accumulation}"
             )
             raise ValueError(msg)
-        if _loss_sums(self.model) is None:
-            msg = (
-                "LrRangeTest reads the running loss sums of Keras's trainer (`model._loss_tracker`, "
-                f"a Mean metric), which this Keras ({keras.__version__}) does not have."
-            )
-            raise RuntimeError(msg)
+        self._loss_count = _LossCount(self.model)
         if not optimizer.built:  # TensorFlow builds it in the first step: too late for the snapshot
             optimizer.build(self.model.trainable_variables)
         self.loss = np.full((self.steps, self.n_wd), np.nan)
@@ -308,13 +303,14 @@ class LrRangeTest(keras.callbacks.Callback):
         )
         self._injection.install(self.model, on_abandon=self.restore)
 
-    # The loss of each learning rate comes from Keras's running loss mean, a `Mean` metric holding the
-    # sum of batch loss x batch size (`total`) and of batch sizes (`count`) since it was last reset:
-    # their differences across a learning rate's batches give that learning rate's sample-weighted
-    # mean loss exactly, also for a short batch. Resetting the metrics at every learning rate instead
-    # costs a full state sync per step on JAX (2.2x the fit, measured: BENCHMARKS.md); the two sums
-    # are read from the trainer's state without one. Precision: float32 sums, so about 1e-7 x (the
-    # sum since the reset / the learning rate's own sum), relative.
+    # The loss of each learning rate comes from Keras's running loss mean, a `Mean` metric of batch
+    # losses weighted by batch size (its `count` is the sum of batch sizes) since it was last reset.
+    # The differences of the running sum (mean x count) and of the count across a learning rate's
+    # batches give its sample-weighted mean loss exactly, also for a short batch. Resetting the
+    # metrics at every learning rate instead costs a full state sync per step on JAX (2.2x the fit,
+    # measured: BENCHMARKS.md); the count is read from the trainer's state without one, the mean
+    # comes from `logs`. Precision: float32 sums, so about 1e-7 x (the sum since the reset / the
+    # learning rate's own sum), relative.
 
     def on_epoch_begin(self, epoch, logs=None):
         self._last_end = -1
@@ -329,9 +325,9 @@ class LrRangeTest(keras.callbacks.Callback):
         self._last_end = batch
         if self._batches_in_step < self.batches_per_step:
             if self._epoch_steps is None or batch == self._epoch_steps - 1:
-                self._add_piece()  # the epoch may end here; its metrics restart in the next one
+                self._add_piece(logs["loss"])  # the epoch may end here; its metrics restart next one
             return
-        self._add_piece()
+        self._add_piece(logs["loss"])
         total, count = self._piece
         loss = total / count if count else math.nan
         step = self._step
@@ -347,9 +343,10 @@ class LrRangeTest(keras.callbacks.Callback):
         if diverged or self._step == self.steps:
             self._end_sweep(diverged)
 
-    def _add_piece(self):
+    def _add_piece(self, mean):
         """Adds the loss sums since the last mark to the current learning rate's."""
-        sums = _loss_sums(self._model)  # `_model`: on JAX, `self.model` would sync the whole state
+        count = self._loss_count.read()  # never through `self.model`: on JAX that syncs it all
+        sums = (mean * count, count)
         total, count = self._piece
         self._piece = (total + sums[0] - self._mark[0], count + sums[1] - self._mark[1])
         self._mark = sums
@@ -420,23 +417,36 @@ def _sliceable(value):
     return not isinstance(value, (str, bytes)) and hasattr(value, "__len__") and hasattr(value, "__getitem__")
 
 
-def _loss_sums(model):
-    """`(total, count)` of the model's running loss mean as Python floats, or None if unreadable.
+class _LossCount:
+    """Reads the sample count of a model's running loss mean (Keras's `Mean` loss tracker).
 
-    During a JAX `fit` the live values are in the trainer's state, not yet in the variables (which
-    Keras fills only on a sync): they are read there, so that nothing forces a sync.
+    With the running mean from `logs`, it gives the running sum of batch loss x batch size. During a
+    JAX `fit` the live count is in the trainer's state, not yet in the variable (which Keras fills
+    only on a sync): it is read there, so that nothing forces a sync. Its place in that state is
+    looked up once: walking `model.metrics_variables` every read cost more than the read.
     """
-    tracker = getattr(model, "_loss_tracker", None)
-    if tracker is None or not hasattr(tracker, "total") or not hasattr(tracker, "count"):
-        return None
-    state = getattr(model, "_jax_state", None)
-    if state and not getattr(model, "_jax_state_synced", True) and state.get("metrics_variables"):
-        live = {
-            id(variable): value
-            for variable, value in zip(model.metrics_variables, state["metrics_variables"], strict=True)
-        }
-        return float(live[id(tracker.total)]), float(live[id(tracker.count)])
-    return float(tracker.total.numpy()), float(tracker.count.numpy())
+
+    def __init__(self, model):
+        self.model = model
+        self.variable = getattr(getattr(model, "_loss_tracker", None), "count", None)
+        if self.variable is None:
+            msg = (
+                "LrRangeTest reads the sample count of Keras's running loss mean "
+                f"(`model._loss_tracker`, a Mean metric), which this Keras ({keras.__version__}) lacks."
+            )
+            raise RuntimeError(msg)
+        self.index = next(
+            (i for i, v in enumerate(model.metrics_variables) if v is self.variable),
+            None,
+        )
+
+    def read(self):
+        state = getattr(self.model, "_jax_state", None)
+        if self.index is not None and state and not getattr(self.model, "_jax_state_synced", True):
+            live = state.get("metrics_variables")
+            if live:
+                return float(live[self.index])
+        return float(self.variable.numpy())
 
 
 def _check_validation_data(validation_data):
