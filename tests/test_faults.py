@@ -83,12 +83,18 @@ def test_an_exception_in_another_callback_surfaces_and_the_next_fit_trains_witho
     assert_optimizer_as_configured(model)
 
 
-def test_a_range_test_interrupted_inside_a_users_fit_is_undone_before_the_next_fit():
+def interrupted_range_test():
+    """A model whose range test, inside the user's own fit, was cut short by another callback."""
     model = one_weight_model()
     before = state(model)
     test = kclr.LrRangeTest((1e-3, 1.0), steps=10, batches_per_step=1)
     with pytest.raises(RuntimeError, match="boom"):
         model.fit(X, Y, batch_size=4, epochs=2, verbose=0, callbacks=[test, RaiseAt(batch=3)])
+    return model, before, test
+
+
+def test_a_range_test_interrupted_inside_a_users_fit_is_undone_before_the_next_fit():
+    model, before, _ = interrupted_range_test()
     assert not all(np.array_equal(a, b) for a, b in zip(before, state(model), strict=True))
     reference = one_weight_model()  # the same start, never range-tested
     assert len(fit_expecting_a_leftover_warning(model)) == 1
@@ -98,11 +104,7 @@ def test_a_range_test_interrupted_inside_a_users_fit_is_undone_before_the_next_f
 
 
 def test_restore_right_after_an_interrupted_range_test_gives_the_model_back_at_once():
-    model = one_weight_model()
-    before = state(model)
-    test = kclr.LrRangeTest((1e-3, 1.0), steps=10, batches_per_step=1)
-    with pytest.raises(RuntimeError, match="boom"):
-        model.fit(X, Y, batch_size=4, epochs=2, verbose=0, callbacks=[test, RaiseAt(batch=3)])
+    model, before, test = interrupted_range_test()
     test.restore()
     for a, b in zip(before, state(model), strict=True):
         np.testing.assert_array_equal(a, b)

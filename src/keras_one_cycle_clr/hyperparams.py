@@ -166,7 +166,7 @@ def _own_trace(model):
     to itself: a step traced for other tables of the same shapes (say momentum's instead of weight
     decay's) would be reused, silently. A function object of its own per compiled step prevents it.
     """
-    if keras.backend.backend() != "jax":
+    if not _JAX:
         yield
         return
     train_step = model.train_step

@@ -150,6 +150,7 @@ class LrRangeTest(keras.callbacks.Callback):
         self.val_loss = None
         self._state = None
         self._injection = None
+        self._validation_cache = None  # the validation batches, gathered once
 
     @property
     def n_wd(self):
@@ -403,7 +404,7 @@ class LrRangeTest(keras.callbacks.Callback):
         return float(self.model.test_on_batch(x_val, y_val, return_dict=True)["loss"])
 
     def _validation_batch(self):
-        if getattr(self, "_validation_cache", None) is None:
+        if self._validation_cache is None:
             x_val, y_val = self.validation_data
             size = self.validation_batch_size
             rows = np.concatenate(
