@@ -166,6 +166,33 @@ def test_a_range_test_traces_one_step_for_all_weight_decays_and_reuses_it_next_t
     assert not np.allclose(first.loss[:, 0], first.loss[:, 2], rtol=1e-3)  # each decay took effect
 
 
+def test_a_counting_step_reports_the_loss_count_of_every_call_and_hides_it_from_logs():
+    # 10 samples in batches of 4: counts 4, 8, 10 (the short last batch), then 4, 8, 10 again.
+    model = one_weight_model()
+    injection = ScheduleInjection(model.optimizer, {"learning_rate": np.full(6, 0.05)})
+    seen = []
+
+    class Install(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            injection.install(self.model, count_loss=True)
+
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append((injection.loss_count(), sorted(logs)))
+
+        def on_train_end(self, logs=None):
+            injection.remove()
+
+    history = model.fit(ONES[:10], ONES[:10] * 0, batch_size=4, epochs=2, verbose=0, callbacks=[Install()])
+    counts = [count for count, _ in seen]
+    if keras.backend.backend() == "torch":  # the step runs eagerly: nothing compiled to report it
+        assert counts == [None] * 6
+    else:
+        assert counts == [4.0, 8.0, 10.0] * 2
+    assert all(keys == ["loss"] for _, keys in seen)
+    assert sorted(history.history) == ["loss"]
+    assert injection.loss_count() is None  # removed
+
+
 def test_a_checkpoint_written_mid_cycle_holds_only_the_optimizers_own_variables(tmp_path):
     model = one_weight_model()
     path = tmp_path / "mid.keras"

@@ -158,27 +158,74 @@ def optimizer_chain(optimizer):
     return chain
 
 
-@contextlib.contextmanager
-def _own_trace(model):
-    """Makes the train function Keras builds inside trace afresh on JAX.
+LOSS_COUNT = "_kclr_loss_count"  # the key under which a counting step reports it, popped at once
 
-    JAX caches traces by function and input shapes, and a model's bound `train_step` compares equal
-    to itself: a step traced for other tables of the same shapes (say momentum's instead of weight
-    decay's) would be reused, silently. A function object of its own per compiled step prevents it.
+
+@contextlib.contextmanager
+def _own_trace(model, count_loss):
+    """The train function Keras builds inside traces a step of its own, reporting the loss count.
+
+    On JAX, a function object of its own per compiled step: JAX caches traces by function and input
+    shapes, and a model's bound `train_step` compares equal to itself, so a step traced for other
+    tables of the same shapes (say momentum's instead of weight decay's) would be reused, silently.
+    With `count_loss`, the step also returns the sample count of the model's running loss mean
+    (`model._loss_tracker.count`) after its update, under `LOSS_COUNT`: `_counting` pops it.
     """
-    if not _JAX:
+    if not (_JAX or count_loss):
         yield
         return
     train_step = model.train_step
+    if _JAX:
+        index = _metric_index(model, model._loss_tracker.count) if count_loss else None
 
-    def own_train_step(*args, **kwargs):
-        return train_step(*args, **kwargs)
+        def own_train_step(state, data):
+            logs, state = train_step(state, data)
+            if index is not None:
+                logs = {**logs, LOSS_COUNT: state[3][index]}
+            return logs, state
+
+    else:
+        count = model._loss_tracker.count
+
+        def own_train_step(data):
+            return {**train_step(data), LOSS_COUNT: ops.convert_to_tensor(count)}
 
     model.__dict__["train_step"] = own_train_step
     try:
         yield
     finally:
         del model.__dict__["train_step"]
+
+
+def _metric_index(model, variable):
+    return next(i for i, v in enumerate(model.metrics_variables) if v is variable)
+
+
+def _counting(train_function):
+    """Wraps a train function whose step reports the loss count: it keeps the count of the latest
+    call in `.loss_count` (a backend scalar) and returns the logs without it."""
+
+    def counting_train_function(*args):
+        result = train_function(*args)
+        logs = result[0] if _JAX else result  # JAX: (logs, state)
+        counting_train_function.loss_count = logs.pop(LOSS_COUNT)
+        return result
+
+    counting_train_function.loss_count = None
+    return counting_train_function
+
+
+def _can_count_loss(model):
+    """Whether a compiled step can report the loss count: TensorFlow and JAX, a model with Keras's
+    loss tracker, not under a tf.distribute strategy (whose replicas count apart)."""
+    count = getattr(getattr(model, "_loss_tracker", None), "count", None)
+    if _TORCH or count is None:
+        return False
+    if _JAX:
+        return True
+    import tensorflow as tf
+
+    return not isinstance(count.value, tf.distribute.DistributedValues) and not tf.distribute.has_strategy()
 
 
 class _CompiledSteps:
@@ -248,6 +295,7 @@ class ScheduleInjection:
         self._variables = None  # {"start": ..., name: ...}: the tables in the compiled step
         self._model = None
         self._compiled = None
+        self._count_loss = False
 
     @staticmethod
     def _as_tables(tables):
@@ -266,9 +314,24 @@ class ScheduleInjection:
             for key, value in self.optimizer.get_config().items()
             if key != "learning_rate" and key not in self.tables
         }
-        return (tuple(sorted(self.tables)), self.num_steps, id(self.optimizer), repr(sorted(config.items())))
+        return (
+            tuple(sorted(self.tables)),
+            self.num_steps,
+            id(self.optimizer),
+            repr(sorted(config.items())),
+            self._count_loss,
+        )
 
-    def install(self, model=None, on_abandon=None):
+    def loss_count(self):
+        """The sample count of the model's running loss mean after the latest call of the train
+        function, as a Python float, from the step itself; None unless installed with
+        `count_loss=True` where the backend allows it (TensorFlow and JAX, no tf.distribute)."""
+        if not (self._count_loss and self.installed):
+            return None
+        count = getattr(self._model.train_function, "loss_count", None)
+        return None if count is None else float(count)
+
+    def install(self, model=None, on_abandon=None, *, count_loss=False):
         """Routes the optimizer's `apply` through the tables. Replaces an earlier injection.
 
         Args:
@@ -281,6 +344,10 @@ class ScheduleInjection:
                 is called while this injection is still installed, which happens when the fit that
                 installed it raised (Keras then skips `on_train_end`). It must remove the
                 injection. Defaults to `remove`.
+            count_loss: With a model, on TensorFlow and JAX: the compiled step also reports the
+                sample count of the model's running loss mean after each call of the train
+                function, read by `loss_count()` without a read of its own (a range test needs it
+                for every learning rate). Defaults to False.
         """
         previous = getattr(self.optimizer.__dict__.get("apply"), "__self__", None)
         if isinstance(previous, ScheduleInjection):
@@ -290,6 +357,7 @@ class ScheduleInjection:
             name: getattr(self.optimizer, name) for name in self.tables if name != "learning_rate"
         }
         self._model = model
+        self._count_loss = bool(count_loss) and model is not None and _can_count_loss(model)
         reuse = None
         if model is not None and not _TORCH:  # torch looks the apply up eagerly every step
             self._compiled = compiled_steps(model)
@@ -306,8 +374,10 @@ class ScheduleInjection:
         self.optimizer.__dict__["apply"] = self._apply
         if self._compiled is not None:
             if reuse is None:
-                with _own_trace(model):
+                with _own_trace(model, self._count_loss):
                     model.make_train_function(force=True)
+                if self._count_loss:
+                    model.train_function = _counting(model.train_function)
                 self._compiled.entries[self.layout] = (model.train_function, self._variables)
             else:
                 model.train_function = reuse[0]

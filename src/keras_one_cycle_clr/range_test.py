@@ -299,10 +299,12 @@ class LrRangeTest(keras.callbacks.Callback):
         self._epoch_steps = self.params.get("steps")
         self._sweep, self._step, self._batches_in_step = 0, 0, 0
         self._piece = (0.0, 0.0)  # (loss x samples, samples) of the current learning rate so far
+        self._best = math.inf  # the sweep's lowest loss so far
         self._injection = hyperparams.ScheduleInjection(
             optimizer, self._tables(), start_step=self._start_step
         )
-        self._injection.install(self.model, on_abandon=self.restore)
+        self._injection.install(self.model, on_abandon=self.restore, count_loss=True)
+        self._loss_count.injection = self._injection
 
     # The loss of each learning rate comes from Keras's running loss mean, a `Mean` metric of batch
     # losses weighted by batch size (its `count` is the sum of batch sizes) since it was last reset.
@@ -336,8 +338,9 @@ class LrRangeTest(keras.callbacks.Callback):
         if self.validation_data is not None:
             self.val_loss[step, self._sweep] = self._validation_loss()
             self._restart_running_mean()  # `test_on_batch` reset it and counted its own batch
-        best = np.nanmin(self.loss[: step + 1, self._sweep])
-        diverged = not math.isfinite(loss) or loss > self.threshold_multiplier * best
+        if loss < self._best:  # NaN compares False: it never becomes the best
+            self._best = loss
+        diverged = not math.isfinite(loss) or loss > self.threshold_multiplier * self._best
         self._step += 1
         self._batches_in_step = 0
         self._piece = (0.0, 0.0)
@@ -389,7 +392,7 @@ class LrRangeTest(keras.callbacks.Callback):
             how = "stopped early" if diverged else "done"
             sys.stdout.write(f"LrRangeTest sweep {self._sweep + 1}/{self.n_wd}{wd}: {how}\n")
         self._sweep += 1
-        self._step, self._batches_in_step, self._piece = 0, 0, (0.0, 0.0)
+        self._step, self._batches_in_step, self._piece, self._best = 0, 0, (0.0, 0.0), math.inf
         self._state.restore(self.model)  # through `self.model`: on JAX, the state is synced here
         # The running mean starts afresh: a diverged sweep's losses must not swamp the next one's.
         self._restart_running_mean()
@@ -421,14 +424,12 @@ def _sliceable(value):
 class _LossCount:
     """Reads the sample count of a model's running loss mean (Keras's `Mean` loss tracker).
 
-    With the running mean from `logs`, it gives the running sum of batch loss x batch size. During a
-    JAX `fit` the live count is in the trainer's state, not yet in the variable (which Keras fills
-    only on a sync): it is read there, so that nothing forces a sync. Its place in that state is
-    looked up once: walking `model.metrics_variables` every read cost more than the read.
+    With the running mean from `logs`, it gives the running sum of batch loss x batch size. On
+    TensorFlow and JAX the compiled step reports it (`ScheduleInjection(count_loss=True)`): no read
+    of its own, no sync of JAX's state. Elsewhere (PyTorch, tf.distribute) the variable is read.
     """
 
     def __init__(self, model):
-        self.model = model
         self.variable = getattr(getattr(model, "_loss_tracker", None), "count", None)
         if self.variable is None:
             msg = (
@@ -436,18 +437,11 @@ class _LossCount:
                 f"(`model._loss_tracker`, a Mean metric), which this Keras ({keras.__version__}) lacks."
             )
             raise RuntimeError(msg)
-        self.index = next(
-            (i for i, v in enumerate(model.metrics_variables) if v is self.variable),
-            None,
-        )
+        self.injection = None
 
     def read(self):
-        state = getattr(self.model, "_jax_state", None)
-        if self.index is not None and state and not getattr(self.model, "_jax_state_synced", True):
-            live = state.get("metrics_variables")
-            if live:
-                return float(live[self.index])
-        return float(self.variable.numpy())
+        count = None if self.injection is None else self.injection.loss_count()
+        return float(self.variable.numpy()) if count is None else count
 
 
 def _check_validation_data(validation_data):
