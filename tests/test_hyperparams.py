@@ -91,6 +91,22 @@ def test_values_at_clamps_to_the_table():
     assert injection.values_at(99)["beta_1"] == pytest.approx(0.7)
 
 
+@pytest.mark.parametrize("start", [3, 2**24 + 3])  # the second is not a float32: 2**24 + 4 is
+def test_the_step_finds_its_entry_also_far_from_step_zero(start):
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.05), "mse")
+    model.optimizer.build(model.trainable_variables)
+    model.optimizer.iterations.assign(start + 1)
+    table = [0.1, 0.2, 0.3, 0.4]
+    injection = ScheduleInjection(model.optimizer, {"learning_rate": table}, start)
+    injection.install()
+    model.make_train_function(force=True)
+    model.train_on_batch(X[:4], Y[:4])
+    learning_rate = float(model.optimizer.learning_rate.numpy())  # assigned in the step: entry 1
+    injection.remove()
+    assert learning_rate == pytest.approx(0.2)
+
+
 def test_tables_must_share_one_length():
     with pytest.raises(ValueError, match="one non-zero length"):
         ScheduleInjection(

@@ -141,9 +141,12 @@ class _PolicyCallback(keras.callbacks.Callback):
         self._first_epoch = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
         if self._first_epoch is None:
             self._install(epoch)
+        # The batch hooks run every step: they only compare with what is worked out here.
+        self._epoch_start = self._fit_start_position + (epoch - self._first_epoch) * self._steps
+        cycle_end = self._cycle_steps * self._accumulation
+        self._stop_batch = cycle_end - self._steps_per_execution - self._epoch_start
 
     def _install(self, epoch):
         # The first epoch of this fit: the counter tells where training stands, also after a resume
@@ -162,20 +165,14 @@ class _PolicyCallback(keras.callbacks.Callback):
         )
         self._injection.install(self.model)
 
-    def _position(self, epoch, batch):
-        # With steps_per_execution, Keras reports the end of a short last chunk past the epoch's end.
-        batch = min(batch, self._steps - 1)
-        return self._fit_start_position + (epoch - self._first_epoch) * self._steps + batch
-
     def on_train_batch_begin(self, batch, logs=None):
-        start = self._position(self._epoch, batch)
-        if start + self._steps_per_execution >= self._cycle_steps * self._accumulation:
+        if batch >= self._stop_batch:  # the cycle ends within this execution
             self.model.stop_training = True
 
     def on_train_batch_end(self, batch, logs=None):
-        end = self._position(self._epoch, batch)
-        previous = end - self._steps_per_execution
-        if end // self.record_frq == previous // self.record_frq:
+        # With steps_per_execution, Keras reports the end of a short last chunk past the epoch's end.
+        end = self._epoch_start + min(batch, self._steps - 1)
+        if end // self.record_frq == (end - self._steps_per_execution) // self.record_frq:
             return
         iteration = end // self.record_frq * self.record_frq
         record = {"iter": iteration, "lr": self._value_at("lr", iteration)}
