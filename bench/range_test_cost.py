@@ -1,7 +1,8 @@
 """What a learning-rate range test costs against a plain `fit` over the same batches.
 
 Interleaves, round by round, on one model: (a) a plain `fit` of S x W batches at a constant learning
-rate, (b) `lr_find` with S steps x W weight decays and no validation, (c) the same with validation;
+rate, twice (the second, "A/A", shows the noise floor), (b) `lr_find` with S steps x W weight decays
+and no validation, (c) the same with validation;
 it prints medians of the ratio to (a), and the peak memory of the in-memory snapshot against one
 copy of the weights and optimizer state. The backend comes from KERAS_BACKEND.
 
@@ -78,6 +79,7 @@ def main(argv=None):
 
     variants = {
         "plain fit": plain,
+        "plain fit A/A": plain,  # the same again: its ratio is the run's noise floor
         "range test": lambda: range_test(False),
         "range test + val": lambda: range_test(True),
     }

@@ -1,6 +1,6 @@
 """How the schedules' per-step cost and the range test's snapshot grow with the model's size.
 
-For MLPs of about 10k, 1M and 20M parameters (64 -> h -> h -> 10, SGD with momentum):
+For MLPs of about 10k, 300k, 1M and 20M parameters (64 -> h -> h -> 10, SGD with momentum):
 
 1. per-step cost: `step_cost.py`'s method (interleaved fits, median ratios) for `constant`,
    `constant-A/A` (the noise floor) and `OneCycle`;
@@ -9,7 +9,8 @@ For MLPs of about 10k, 1M and 20M parameters (64 -> h -> h -> 10, SGD with momen
 
 The backend comes from KERAS_BACKEND.
 
-    KERAS_BACKEND=jax python bench/scaling.py [--rounds 3] [--models mlp-10k,mlp-1m,mlp-20m] [--smoke]
+    KERAS_BACKEND=jax python bench/scaling.py [--rounds 3] [--smoke]
+        [--models mlp-10k,mlp-300k,mlp-1m,mlp-20m]
 """
 
 from __future__ import annotations
