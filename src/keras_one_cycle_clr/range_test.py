@@ -1,7 +1,7 @@
 """The learning-rate range test, with a weight-decay grid: `LrRangeTest` and `lr_find`.
 
 The sweep's learning rates and the sweep's weight decay are installed into the optimizer's compiled
-step as per-step tables held in variables (`keras_one_cycle_clr.hyperparams`), so neither a learning
+step as per-step tables held in a variable (`keras_one_cycle_clr.hyperparams`), so neither a learning
 rate nor a weight decay costs a recompile: one compiled step serves every sweep, and later range tests
 of the same shape on the same model reuse it.
 Model weights and every optimizer variable (its step counter included) are copied in memory before
@@ -311,9 +311,9 @@ class LrRangeTest(keras.callbacks.Callback):
     # The differences of the running sum (mean x count) and of the count across a learning rate's
     # batches give its sample-weighted mean loss exactly, also for a short batch. Resetting the
     # metrics at every learning rate instead costs a full state sync per step on JAX (2.2x the fit,
-    # measured: BENCHMARKS.md); the count is read from the trainer's state without one, the mean
-    # comes from `logs`. Precision: float32 sums, so about 1e-7 x (the sum since the reset / the
-    # learning rate's own sum), relative.
+    # measured: BENCHMARKS.md); on TensorFlow and JAX the compiled step reports the count (no read
+    # of its own, no sync), the mean comes from `logs`. Precision: float32 sums, so about 1e-7 x
+    # (the sum since the reset / the learning rate's own sum), relative.
 
     def on_epoch_begin(self, epoch, logs=None):
         self._last_end = -1
