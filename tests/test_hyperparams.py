@@ -209,6 +209,43 @@ def test_a_counting_step_reports_the_loss_count_of_every_call_and_hides_it_from_
     assert injection.loss_count() is None  # removed
 
 
+def test_a_reused_counting_step_reports_nothing_before_its_first_call():
+    model = one_weight_model()
+    before_any_step = []
+
+    class Install(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.injection = ScheduleInjection(self.model.optimizer, {"learning_rate": np.full(6, 0.05)})
+            self.injection.install(self.model, count_loss=True)
+            before_any_step.append(self.injection.loss_count())
+
+        def on_train_end(self, logs=None):
+            self.injection.remove()
+
+    for _ in range(2):  # the second fit reuses the compiled step of the first
+        model.fit(ONES[:10], ONES[:10] * 0, batch_size=4, verbose=0, callbacks=[Install()])
+    assert before_any_step == [None, None]
+
+
+def test_a_train_step_set_on_the_model_itself_survives_the_schedules():
+    model = one_weight_model()
+    calls = []
+    own_train_step = model.train_step
+
+    def train_step(*args):
+        calls.append(1)
+        return own_train_step(*args)
+
+    model.train_step = train_step
+    kclr.lr_find(model, ONES, ONES * 0, batch_size=4, lr_range=(1e-3, 0.1), steps=3, batches_per_step=1)
+    fit(model, kclr.OneCycle((0.01, 0.1), (0.95, 0.85)))
+    assert model.__dict__["train_step"] is train_step
+    calls.clear()
+    model.train_function = None
+    fit(model)
+    assert calls  # traced (TF, JAX) or run (torch) through the model's own train_step
+
+
 def test_a_checkpoint_written_mid_cycle_holds_only_the_optimizers_own_variables(tmp_path):
     model = one_weight_model()
     path = tmp_path / "mid.keras"

@@ -286,3 +286,24 @@ def test_an_epoch_that_ends_in_a_short_chunk_is_refused_before_training():
     with pytest.raises(ValueError, match="multiple of the model's steps_per_execution"):
         model.fit(X, Y, batch_size=BATCH, epochs=2, verbose=0, callbacks=[test])
     assert_same_state(before, snapshot(model))
+
+
+def test_the_loss_count_read_without_a_counting_step_is_the_live_one():
+    # The fallback when the compiled step does not report it (PyTorch, tf.distribute, a train
+    # function rebuilt by someone else): on JAX the variable lags the trainer's state mid-fit.
+    from keras_one_cycle_clr.range_test import _LossCount
+
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(0.01), "mse")
+    counts = []
+
+    class Read(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self.count = _LossCount(self._model)  # `_model`: touching `model` would sync on JAX
+
+        def on_train_batch_end(self, batch, logs=None):
+            counts.append(self.count.read())
+
+    x = np.ones((10, 1), dtype="float32")
+    model.fit(x, x, batch_size=4, epochs=2, verbose=0, callbacks=[Read()])
+    assert counts == [4.0, 8.0, 10.0] * 2

@@ -190,15 +190,22 @@ def _own_trace(model, count_loss):
         def own_train_step(data):
             return {**train_step(data), LOSS_COUNT: ops.convert_to_tensor(count)}
 
+    own = model.__dict__.get("train_step", _MISSING)  # a train_step set on the model itself stays
     model.__dict__["train_step"] = own_train_step
     try:
         yield
     finally:
-        del model.__dict__["train_step"]
+        if own is _MISSING:
+            del model.__dict__["train_step"]
+        else:
+            model.__dict__["train_step"] = own
+
+
+_MISSING = object()
 
 
 def _metric_index(model, variable):
-    return next(i for i, v in enumerate(model.metrics_variables) if v is variable)
+    return next((i for i, v in enumerate(model.metrics_variables) if v is variable), None)
 
 
 def _counting(train_function):
@@ -208,7 +215,7 @@ def _counting(train_function):
     def counting_train_function(*args):
         result = train_function(*args)
         logs = result[0] if _JAX else result  # JAX: (logs, state)
-        counting_train_function.loss_count = logs.pop(LOSS_COUNT)
+        counting_train_function.loss_count = logs.pop(LOSS_COUNT, None)
         return result
 
     counting_train_function.loss_count = None
@@ -221,8 +228,9 @@ def _can_count_loss(model):
     count = getattr(getattr(model, "_loss_tracker", None), "count", None)
     if _TORCH or count is None:
         return False
-    if _JAX:
-        return True
+    if _JAX:  # under Flax NNX, Keras traces `type(model).train_step`: no step of our own
+        nnx = getattr(keras.config, "is_nnx_enabled", lambda: False)()
+        return not nnx and _metric_index(model, count) is not None
     import tensorflow as tf
 
     return not isinstance(count.value, tf.distribute.DistributedValues) and not tf.distribute.has_strategy()
@@ -381,6 +389,8 @@ class ScheduleInjection:
                 self._compiled.entries[self.layout] = (model.train_function, self._variable)
             else:
                 model.train_function = reuse[0]
+                if self._count_loss:
+                    model.train_function.loss_count = None  # not the previous fit's last count
         if model is not None:
             self._watch_for_another_fit(model, on_abandon or self.remove)
 

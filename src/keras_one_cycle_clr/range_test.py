@@ -426,10 +426,12 @@ class _LossCount:
 
     With the running mean from `logs`, it gives the running sum of batch loss x batch size. On
     TensorFlow and JAX the compiled step reports it (`ScheduleInjection(count_loss=True)`): no read
-    of its own, no sync of JAX's state. Elsewhere (PyTorch, tf.distribute) the variable is read.
+    of its own, no sync of JAX's state. Elsewhere (PyTorch, tf.distribute, a train function that is
+    not ours) the variable is read, on JAX after syncing the trainer's state into it.
     """
 
     def __init__(self, model):
+        self.model = model
         self.variable = getattr(getattr(model, "_loss_tracker", None), "count", None)
         if self.variable is None:
             msg = (
@@ -441,7 +443,11 @@ class _LossCount:
 
     def read(self):
         count = None if self.injection is None else self.injection.loss_count()
-        return float(self.variable.numpy()) if count is None else count
+        if count is not None:
+            return count
+        if keras.backend.backend() == "jax":  # mid-fit the variable lags the trainer's state
+            self.model.jax_state_sync()
+        return float(self.variable.numpy())
 
 
 def _check_validation_data(validation_data):
