@@ -22,4 +22,10 @@ def linear_anneal(start, end, pct):
     return start * (1.0 - pct) + end * pct
 
 
-ANNEALERS = {"cos": cos_anneal, "linear": linear_anneal}
+def exp_anneal(start, end, pct):
+    """Geometric interpolation from `start` (pct=0) to `end` (pct=1), both > 0: the range test's
+    exponential sweep."""
+    return start * ops.power(end / start, pct)
+
+
+ANNEALERS = {"cos": cos_anneal, "linear": linear_anneal, "exp": exp_anneal}

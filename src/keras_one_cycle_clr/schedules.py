@@ -7,23 +7,174 @@ learning rate and for momentum, so what `schedule_values` shows is what trains.
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+
 import keras
 import numpy as np
 from keras import ops
 
 from keras_one_cycle_clr import _checks
+from keras_one_cycle_clr import _keras_compat as compat
 from keras_one_cycle_clr._anneal import ANNEALERS
 
 _PACKAGE = "keras_one_cycle_clr"
 _DTYPE = "float32"
 
 
-def _phase_value(step, start_step, end_step, start_value, end_value, anneal):
-    span = end_step - start_step
-    if span <= 0:  # a phase shorter than one step: it has already ended
-        return ops.convert_to_tensor(end_value, _DTYPE)
-    pct = ops.clip((step - start_step) / span, 0.0, 1.0)
-    return anneal(start_value, end_value, pct)
+# -- the in-step form: a schedule as a few numbers ---------------------------------------------------
+# Every schedule of the package is a `Piecewise`: annealing phases between knots, optionally repeated
+# in cycles whose height an amplitude scales, optionally held for a number of steps. Packed into a
+# vector of fixed size (`PHASE_SLOTS` phases, `AMPLITUDE_SLOTS` cycle amplitudes), one compiled step
+# evaluates any of them from a variable: a new schedule is a new value, not a new trace. The same
+# function draws the previews and plots, so what is plotted is what trains.
+
+ANNEAL_KINDS = ("linear", "cos", "exp")  # a phase's kind is stored as its index here
+PHASE_SLOTS = 4  # enough for three-phase one cycle; a longer table is packed larger (a new trace)
+AMPLITUDE_SLOTS = 16  # per-cycle amplitudes; CLR with more cycles of its own amplitudes packs larger
+_HEADER = 4  # cycle_steps, hold_steps, cycle_decay, step_decay
+
+
+@dataclasses.dataclass(frozen=True)
+class Piecewise:
+    """A schedule as a few numbers, evaluated by `piecewise_value` inside the compiled step.
+
+    The value at step `s`:
+
+    ```python
+    def value(s):
+        s = floor(s / hold_steps) * hold_steps  # if hold_steps > 1
+        cycle, x = divmod(s / cycle_steps, 1) if cycle_steps else (0, s)
+        amplitude = amplitudes[min(cycle, -1)] * cycle_decay**cycle * step_decay**s
+        v = [values[0] + amplitude * (v - values[0]) for v in values]   # only if amplitude != 1
+        i = the first phase of non-zero length with x <= knots[i + 1], else the last
+        return anneal[kinds[i]](v[i], v[i + 1], clip((x - knots[i]) / span[i], 0, 1))
+    ```
+
+    A phase of zero or negative length has already ended: it never claims a step, and a step past
+    the last knot has the last value.
+
+    Example:
+
+    >>> form = Piecewise(knots=(0.0, 2.0, 4.0), values=(0.0, 1.0, 0.5), kinds=("linear", "linear"))
+    >>> ops.convert_to_numpy(form(ops.arange(6, dtype="float32"))).tolist()
+    [0.0, 0.5, 1.0, 0.75, 0.5, 0.5]
+
+    Args:
+        knots: Python floats, one more than the phases: where each phase starts and ends.
+        values: Python floats: the value at each knot.
+        kinds: One of `ANNEAL_KINDS` per phase.
+        cycle_steps: A Python float >= 0: the length of a cycle; 0 for no cycles (knots in steps).
+            With cycles, knots are fractions of a cycle in [0, 1]. Defaults to 0.
+        hold_steps: A Python int >= 1: each value holds for this many steps. Defaults to 1.
+        amplitudes: Python floats, one per cycle (the last repeats). Defaults to (1.0,).
+        cycle_decay: A Python float: the amplitude's factor per cycle. Defaults to 1.
+        step_decay: A Python float: the amplitude's factor per step. Defaults to 1.
+    """
+
+    knots: tuple
+    values: tuple
+    kinds: tuple
+    cycle_steps: float = 0.0
+    hold_steps: int = 1
+    amplitudes: tuple = (1.0,)
+    cycle_decay: float = 1.0
+    step_decay: float = 1.0
+
+    @classmethod
+    def constant(cls, value):
+        """The same value at every step."""
+        return cls(knots=(0.0, 0.0), values=(float(value), float(value)), kinds=("linear",))
+
+    @classmethod
+    def table(cls, values):
+        """A value per step (steps past the end keep the last): linear phases of one step, exact at
+        every whole step. Its size grows with the table: a fallback for what has no shorter form."""
+        values = [float(v) for v in np.asarray(values, dtype=np.float32).ravel()]
+        if len(values) == 1:
+            return cls.constant(values[0])
+        return cls(
+            knots=tuple(float(i) for i in range(len(values))),
+            values=tuple(values),
+            kinds=("linear",) * (len(values) - 1),
+        )
+
+    @property
+    def slots(self):
+        """`(phase_slots, amplitude_slots)`: the smallest packing that holds this schedule."""
+        return max(PHASE_SLOTS, len(self.kinds)), max(AMPLITUDE_SLOTS, len(self.amplitudes))
+
+    def pack(self, phase_slots, amplitude_slots):
+        """The numbers `piecewise_value` reads, padded to the given slots, as float32."""
+        phases = len(self.kinds)
+        if phase_slots < phases or amplitude_slots < len(self.amplitudes):
+            msg = f"{self} needs {self.slots} slots. Received: {(phase_slots, amplitude_slots)}"
+            raise ValueError(msg)
+        pad = phase_slots - phases
+        knots = [*self.knots, *[self.knots[-1]] * pad]
+        # Spans from the float64 knots: the same float32 numbers as a Python-float expression.
+        spans = [*(b - a for a, b in itertools.pairwise(self.knots)), *[0.0] * pad]
+        values = [*self.values, *[self.values[-1]] * pad]
+        kinds = [*(ANNEAL_KINDS.index(k) for k in self.kinds), *[0] * pad]
+        amplitudes = [*self.amplitudes, *[self.amplitudes[-1]] * (amplitude_slots - len(self.amplitudes))]
+        header = [self.cycle_steps, self.hold_steps, self.cycle_decay, self.step_decay]
+        return np.asarray([*header, *knots, *spans, *values, *kinds, *amplitudes], dtype=np.float32)
+
+    def __call__(self, step):
+        """The values at `step` (any shape), in `keras.ops`."""
+        slots = self.slots
+        return piecewise_value(ops.cast(step, _DTYPE), self.pack(*slots), *slots)
+
+
+def packed_size(phase_slots, amplitude_slots):
+    """The length of `Piecewise.pack(phase_slots, amplitude_slots)`."""
+    return _HEADER + 4 * phase_slots + 2 + amplitude_slots
+
+
+def piecewise_value(step, numbers, phase_slots, amplitude_slots):
+    """The value at `step` of a packed `Piecewise`, in `keras.ops`.
+
+    `numbers` is `Piecewise.pack(phase_slots, amplitude_slots)` (a float32 tensor or array), or a
+    stack of them, shape `(..., packed_size)`; `step` is a float32 tensor that broadcasts against
+    `numbers.shape[:-1]`: the steps of one schedule (`evaluate`) or one step of several (the
+    compiled step evaluates the learning rate, momentum and weight decay at once). Steps before 0
+    count as step 0.
+    """
+    numbers = ops.convert_to_tensor(numbers, _DTYPE)
+    p = phase_slots
+    offsets = np.cumsum([0, _HEADER, p + 1, p, p + 1, p, amplitude_slots])
+    header, knots, spans, values, kinds, amplitudes = (
+        numbers[..., a:b] for a, b in itertools.pairwise(offsets)
+    )
+    cycle_steps, hold_steps, cycle_decay, step_decay = (header[..., i] for i in range(_HEADER))
+    step = ops.maximum(step, 0.0)
+    step = ops.where(hold_steps > 1, ops.floor(step / hold_steps) * hold_steps, step)  # 1: fractions too
+    cyclic = cycle_steps > 0
+    position = step / ops.where(cyclic, cycle_steps, 1.0)
+    cycle = ops.where(cyclic, ops.floor(position), 0.0)
+    x = position - cycle
+    amplitude = _pick(amplitudes, ops.minimum(cycle, amplitude_slots - 1), amplitude_slots)
+    amplitude = amplitude * ops.power(cycle_decay, cycle) * ops.power(step_decay, step)
+
+    # The phase: the first of non-zero length whose end the step has not passed, else the last.
+    claims = ops.logical_and(ops.expand_dims(x, -1) <= knots[..., 1:p], spans[..., : p - 1] > 0)
+    phase = ops.sum(ops.cumprod(1.0 - ops.cast(claims, _DTYPE), axis=-1), axis=-1)
+    start, span, kind = (_pick(row, phase, p) for row in (knots[..., :p], spans, kinds))
+    base = values[..., 0]
+    ends = [_pick(values, phase, p + 1), _pick(values, phase + 1.0, p + 1)]
+    ends = [ops.where(amplitude == 1.0, v, base + amplitude * (v - base)) for v in ends]
+    pct = ops.clip((x - start) / ops.where(span > 0, span, 1.0), 0.0, 1.0)
+    anneal = {name: ANNEALERS[name](ends[0], ends[1], pct) for name in ANNEAL_KINDS}
+    value = ops.where(kind == 1.0, anneal["cos"], ops.where(kind == 2.0, anneal["exp"], anneal["linear"]))
+    return ops.where(span > 0, value, ends[1])
+
+
+_host_piecewise_value = compat.host_function(piecewise_value, static_argnums=(2, 3))
+
+
+def _pick(row, index, slots):
+    """`row[..., index]` for a float index tensor: a one-hot sum, which broadcasts like arithmetic."""
+    return ops.sum(ops.one_hot(ops.cast(index, "int32"), slots, dtype=_DTYPE) * row, axis=-1)
 
 
 def piecewise_anneal(step, knots, values, anneal):
@@ -49,11 +200,9 @@ def piecewise_anneal(step, knots, values, anneal):
     Returns:
         A tensor shaped like `step`.
     """
-    result = _phase_value(step, knots[-2], knots[-1], values[-2], values[-1], anneal)
-    for i in range(len(knots) - 3, -1, -1):
-        phase = _phase_value(step, knots[i], knots[i + 1], values[i], values[i + 1], anneal)
-        result = ops.where(step <= knots[i + 1], phase, result)
-    return result
+    kind = next(name for name, function in ANNEALERS.items() if function is anneal)
+    form = Piecewise(tuple(map(float, knots)), tuple(map(float, values)), (kind,) * (len(knots) - 1))
+    return form(step)
 
 
 def evaluate(schedule, num_steps: int) -> np.ndarray:
@@ -67,8 +216,28 @@ def evaluate(schedule, num_steps: int) -> np.ndarray:
     Returns:
         A float32 NumPy array of shape `(num_steps,)`.
     """
+    if isinstance(schedule, Piecewise) or hasattr(schedule, "piecewise"):
+        form = schedule if isinstance(schedule, Piecewise) else schedule.piecewise()
+        return host_values(form, 0, num_steps)
     steps = ops.arange(num_steps, dtype=_DTYPE)
     return np.asarray(ops.convert_to_numpy(schedule(steps)), dtype=np.float32)
+
+
+HOST_CHUNK = 4096  # steps evaluated at a time on the host: one shape, so one compile per process
+
+
+def host_values(form, first_step, num_steps):
+    """A `Piecewise`'s values at steps `first_step .. first_step + num_steps - 1`, as float32 NumPy,
+    evaluated by `piecewise_value` on the host in chunks of one fixed shape."""
+    slots = form.slots
+    numbers = form.pack(*slots)
+    chunks = []
+    for start in range(first_step, first_step + num_steps, HOST_CHUNK):
+        steps = np.arange(start, start + HOST_CHUNK, dtype=np.float32)
+        chunks.append(np.asarray(ops.convert_to_numpy(_host_piecewise_value(steps, numbers, *slots))))
+    if not chunks:
+        return np.zeros(0, np.float32)
+    return np.concatenate(chunks)[:num_steps].astype(np.float32)
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -111,9 +280,10 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
     Args:
         initial_value: A Python float. The value at step 0, unless `pct_start * total_steps <= 1`:
-            the first phase then ends at or before step 0, which is already past it (as in PyTorch,
-            which divides by zero at `== 1`; there step 0 is `peak_value`, and with `three_phase`
-            step 1 is back near `initial_value`).
+            the first phase then ends at or before step 0 and has no step of its own (PyTorch
+            divides by zero at `== 1`): step 0 is then on the way down from `peak_value`, or, with
+            `three_phase`, whose second phase is empty too, on the way from `initial_value` to
+            `final_value`.
         peak_value: A Python float. The value at the end of the first phase.
         final_value: A Python float. The value at the last step and after.
         total_steps: A Python int. The length of the cycle in optimizer steps.
@@ -147,13 +317,14 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.final_value = _checks.check_number("final_value", final_value)
         self.total_steps = _checks.check_count("total_steps", total_steps)
         self.pct_start = _checks.check_fraction("pct_start", pct_start)
-        self.anneal = _checks.check_choice("anneal", anneal, tuple(ANNEALERS))
+        self.anneal = _checks.check_choice("anneal", anneal, ("cos", "linear"))
         self.three_phase = _checks.check_bool("three_phase", three_phase)
         if three_phase and self.pct_start >= 0.5:
             _checks.fail("pct_start", "in (0, 0.5) when three_phase=True", pct_start)
         self.name = _checks.check_name("name", name)
 
-    def _knots_and_values(self):
+    def piecewise(self):
+        """This schedule as a `Piecewise`: the numbers the compiled step evaluates."""
         up_end = self.pct_start * self.total_steps - 1
         last = self.total_steps - 1
         if self.three_phase:
@@ -162,13 +333,12 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
         else:
             knots = [0.0, up_end, last]
             values = [self.initial_value, self.peak_value, self.final_value]
-        return [float(k) for k in knots], values
+        kinds = (self.anneal,) * (len(knots) - 1)
+        return Piecewise(tuple(float(k) for k in knots), tuple(values), kinds)
 
     def __call__(self, step):
         with keras.name_scope(self.name):
-            step = ops.cast(step, _DTYPE)
-            knots, values = self._knots_and_values()
-            return piecewise_anneal(step, knots, values, ANNEALERS[self.anneal])
+            return self.piecewise()(step)
 
     def get_config(self):
         return {
@@ -270,28 +440,22 @@ class CyclicSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.amplitudes = amplitudes
         self.name = _checks.check_name("name", name)
 
-    def _amplitude(self, cycle, step):
-        if self.mode == "triangular2":
-            return ops.power(0.5, cycle)
-        if self.mode == "exp_range":
-            return ops.power(self.gamma, step)
-        if self.amplitudes is None:
-            return 1.0
-        table = ops.convert_to_tensor(np.asarray(self.amplitudes, dtype=np.float32))
-        index = ops.cast(ops.minimum(cycle, len(self.amplitudes) - 1), "int32")
-        return ops.take(table, index)
+    def piecewise(self):
+        """This schedule as a `Piecewise`: the numbers the compiled step evaluates."""
+        kind = "cos" if self.mode == "cosine" else "linear"
+        return Piecewise(
+            knots=(0.0, self.pct_up, 1.0),
+            values=(self.base_value, self.peak_value, self.base_value),
+            kinds=(kind, kind),
+            cycle_steps=self.cycle_steps,
+            amplitudes=tuple(self.amplitudes or (1.0,)),
+            cycle_decay=0.5 if self.mode == "triangular2" else 1.0,
+            step_decay=self.gamma if self.mode == "exp_range" else 1.0,
+        )
 
     def __call__(self, step):
         with keras.name_scope(self.name):
-            step = ops.cast(step, _DTYPE)
-            position = step / self.cycle_steps
-            cycle = ops.floor(position)
-            x = position - cycle
-            top = self.base_value + (self.peak_value - self.base_value) * self._amplitude(cycle, step)
-            anneal = ANNEALERS["cos" if self.mode == "cosine" else "linear"]
-            rising = anneal(self.base_value, top, x / self.pct_up)
-            falling = anneal(top, self.base_value, (x - self.pct_up) / (1.0 - self.pct_up))
-            return ops.where(x <= self.pct_up, rising, falling)
+            return self.piecewise()(step)
 
     def get_config(self):
         return {
@@ -302,5 +466,76 @@ class CyclicSchedule(keras.optimizers.schedules.LearningRateSchedule):
             "mode": self.mode,
             "gamma": self.gamma,
             "amplitudes": self.amplitudes,
+            "name": self.name,
+        }
+
+
+SWEEP_SPACINGS = ("exp", "linear")
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class SweepSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """The range test's sweep: `num_values` values from `start_value` to `end_value`, each held for
+    `hold_steps` steps; steps past the end keep `end_value`.
+
+    ```python
+    def sweep(step):
+        i = min(step // hold_steps, num_values - 1)
+        return anneal(start_value, end_value, i / (num_values - 1))  # geometric for "exp"
+    ```
+
+    Example:
+
+    >>> from keras_one_cycle_clr.schedules import SweepSchedule, evaluate
+    >>> [round(float(v), 4) for v in evaluate(SweepSchedule(1e-3, 1e-1, num_values=3, hold_steps=2), 7)]
+    [0.001, 0.001, 0.01, 0.01, 0.1, 0.1, 0.1]
+
+    Args:
+        start_value: A Python float > 0 (>= 0 for `"linear"`).
+        end_value: A Python float > `start_value`.
+        num_values: A Python int >= 2.
+        hold_steps: A Python int >= 1. Defaults to 1.
+        spacing: `"exp"` (geometric) or `"linear"`. Defaults to `"exp"`.
+        name: A Python string. Defaults to `"SweepSchedule"`.
+
+    Raises:
+        ValueError, TypeError: when an argument is outside the range given above.
+    """
+
+    def __init__(self, start_value, end_value, num_values, hold_steps=1, spacing="exp", name="SweepSchedule"):
+        super().__init__()
+        self.spacing = _checks.check_choice("spacing", spacing, SWEEP_SPACINGS)
+        low = 0.0 if self.spacing == "linear" else None
+        if low is None:
+            self.start_value = _checks.check_positive("start_value", start_value)
+        else:
+            self.start_value = _checks.check_number("start_value", start_value, low=low)
+        self.end_value = _checks.check_number(
+            "end_value", end_value, low=self.start_value, low_inclusive=False
+        )
+        self.num_values = _checks.check_count("num_values", num_values, minimum=2)
+        self.hold_steps = _checks.check_count("hold_steps", hold_steps)
+        self.name = _checks.check_name("name", name)
+
+    def piecewise(self):
+        """This schedule as a `Piecewise`: the numbers the compiled step evaluates."""
+        return Piecewise(
+            knots=(0.0, float((self.num_values - 1) * self.hold_steps)),
+            values=(self.start_value, self.end_value),
+            kinds=(self.spacing,),
+            hold_steps=self.hold_steps,
+        )
+
+    def __call__(self, step):
+        with keras.name_scope(self.name):
+            return self.piecewise()(step)
+
+    def get_config(self):
+        return {
+            "start_value": self.start_value,
+            "end_value": self.end_value,
+            "num_values": self.num_values,
+            "hold_steps": self.hold_steps,
+            "spacing": self.spacing,
             "name": self.name,
         }
