@@ -7,6 +7,8 @@ import pytest
 import keras_one_cycle_clr as kclr
 from keras_one_cycle_clr import hyperparams
 from keras_one_cycle_clr.hyperparams import ScheduleInjection, momentum_attribute
+from keras_one_cycle_clr.schedules import AMPLITUDE_SLOTS
+from simulate import sgd
 
 X = np.random.default_rng(1).normal(size=(32, 3)).astype("float32")
 Y = (X @ np.array([[1.0], [-2.0], [0.5]])).astype("float32")
@@ -107,11 +109,12 @@ def test_the_step_finds_its_entry_also_far_from_step_zero(start):
     assert learning_rate == pytest.approx(0.2)
 
 
-def test_tables_must_share_one_length():
-    with pytest.raises(ValueError, match="one non-zero length"):
-        ScheduleInjection(
-            keras.optimizers.SGD(0.1, momentum=0.9), {"learning_rate": [0.1], "momentum": [0.9, 0.8]}
-        )
+def test_tables_of_any_length_hold_their_last_value_and_an_empty_one_is_refused():
+    optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
+    injection = ScheduleInjection(optimizer, {"learning_rate": [0.1], "momentum": [0.9, 0.8]})
+    assert injection.values_at(5) == pytest.approx({"learning_rate": 0.1, "momentum": 0.8})
+    with pytest.raises(ValueError, match="non-empty 1-D sequence"):
+        ScheduleInjection(optimizer, {"learning_rate": []})
 
 
 @pytest.fixture
@@ -190,10 +193,10 @@ def test_a_counting_step_reports_the_loss_count_of_every_call_and_hides_it_from_
 
     class Install(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
-            injection.install(self.model, count_loss=True)
+            injection.install(self.model)
 
         def on_train_batch_end(self, batch, logs=None):
-            seen.append((injection.loss_count(), sorted(logs)))
+            seen.append((hyperparams.last_loss_count(model), sorted(logs)))
 
         def on_train_end(self, logs=None):
             injection.remove()
@@ -206,7 +209,7 @@ def test_a_counting_step_reports_the_loss_count_of_every_call_and_hides_it_from_
         assert counts == [4.0, 8.0, 10.0] * 2
     assert all(keys == ["loss"] for _, keys in seen)
     assert sorted(history.history) == ["loss"]
-    assert injection.loss_count() is None  # removed
+    assert hyperparams.last_loss_count(model) is None  # removed: the model's own train function
 
 
 def test_a_reused_counting_step_reports_nothing_before_its_first_call():
@@ -216,8 +219,8 @@ def test_a_reused_counting_step_reports_nothing_before_its_first_call():
     class Install(keras.callbacks.Callback):
         def on_train_begin(self, logs=None):
             self.injection = ScheduleInjection(self.model.optimizer, {"learning_rate": np.full(6, 0.05)})
-            self.injection.install(self.model, count_loss=True)
-            before_any_step.append(self.injection.loss_count())
+            self.injection.install(self.model)
+            before_any_step.append(hyperparams.last_loss_count(model))
 
         def on_train_end(self, logs=None):
             self.injection.remove()
@@ -304,3 +307,67 @@ def test_tensorflow_can_still_checkpoint_the_model_after_a_scheduled_fit(tmp_pat
     kclr.lr_find(model, ONES, ONES * 0, batch_size=4, lr_range=(1e-3, 0.1), steps=4, batches_per_step=1)
     tf.train.Checkpoint(model=model, optimizer=model.optimizer).write(str(tmp_path / "ckpt"))
     assert any(tmp_path.iterdir())
+
+
+@pytest.fixture
+def builds(monkeypatch):
+    """Train functions Keras builds (every backend): a build on TensorFlow and JAX is a trace and an
+    XLA compile on the first call."""
+    calls = []
+    make_train_function = keras.Model.make_train_function
+
+    def counted(self, force=False):
+        if force or self.train_function is None:
+            calls.append(1)
+        return make_train_function(self, force=force)
+
+    monkeypatch.setattr(keras.Model, "make_train_function", counted)
+    return calls
+
+
+def test_one_compiled_step_serves_every_later_fit_whatever_its_length_and_kind(traces, builds):
+    model = one_weight_model()
+    fit(model)  # the model's own step: one build, one trace
+    before = (len(builds), len(traces))
+    fit(model, kclr.OneCycle((0.01, 0.1), (0.95, 0.85)))
+    model.fit(ONES, ONES * 0, batch_size=4, epochs=5, verbose=0, callbacks=[kclr.OneCycle((0.02, 0.2))])
+    fit(model, kclr.CLR(3, (0.01, 0.1), (0.95, 0.85), mode="triangular2"))
+    fit(model, kclr.CLR(2, (0.01, 0.1), amplitude_fn=lambda i: 0.5**i))
+    for steps, wd_list in ((4, [0.0, 0.1]), (9, [])):
+        kclr.lr_find(
+            model,
+            ONES,
+            ONES * 0,
+            batch_size=4,
+            lr_range=(1e-3, 0.1),
+            steps=steps,
+            batches_per_step=1,
+            wd_list=wd_list,
+        )
+    fit(model)
+    extra = (len(builds) - before[0], len(traces) - before[1])
+    if keras.backend.backend() == "torch":  # eager: the schedules never build a train function
+        assert extra[0] == 0  # (and every step calls train_step: no traces to count)
+    else:
+        assert extra == (1, 1)
+
+
+def test_more_cycle_amplitudes_than_the_fixed_shape_holds_trace_once_more_and_train_exactly(traces):
+    model = one_weight_model()
+    fit(model, kclr.OneCycle((0.01, 0.1), (0.95, 0.85)))
+    before = len(traces)
+    many = AMPLITUDE_SLOTS + 2  # 18 cycles of 2 updates: 36 samples in batches of 4, 4 epochs
+    clr = kclr.CLR(many, (0.01, 0.1), (0.95, 0.85), amplitude_fn=lambda i: 1.0 / (1 + i))
+    fresh = one_weight_model()
+    x = np.ones((36, 1), dtype="float32")
+    fresh.fit(x, x * 0, batch_size=4, epochs=4, shuffle=False, verbose=0, callbacks=[clr])
+    for _ in range(2):
+        model.fit(x, x * 0, batch_size=4, epochs=4, shuffle=False, verbose=0, callbacks=[clr])
+    if keras.backend.backend() != "torch":
+        # A larger packing: traced once for it (the fresh model's own), once on the trained model,
+        # then reused. PyTorch runs the step eagerly.
+        assert len(traces) - before == 2
+    values = clr.schedule_values(36)
+    assert values["lr"][-3] < values["lr"][1] / 5  # the late cycles are lower: the amplitudes count
+    expected = sgd(1.0, values["lr"], values["momentum"])[-1]
+    assert float(fresh.get_weights()[0][0, 0]) == pytest.approx(float(expected), rel=2e-4)

@@ -36,10 +36,21 @@ class _PolicyCallback(keras.callbacks.Callback):
         self.record_frq = _checks.check_count("record_frq", record_frq)
         self.verbose = bool(verbose)
         self.log_ep = {}
-        self._records = {}
-        self._cycle_steps = None  # the length of the current cycle in applied updates
-        self._cycle_start = None  # the raw optimizer step (batch) at which the current cycle began
-        self._injection = None
+        self._records = {}  # iteration -> the record kept in `log`
+        # The cycle: its length and where it began. They outlive a fit when reset_on_train_begin=False.
+        self._cycle_updates = None  # the cycle's length, in optimizer updates
+        self._cycle_start_batch = None  # the optimizer's raw step (in batches) at the cycle's start
+        # This fit: set by on_train_begin and the first on_epoch_begin.
+        self._injection = None  # the schedules, installed in the optimizer's step
+        self._momentum_attribute = None  # "momentum", "beta_1" or None
+        self._batches_per_update = 1  # gradient_accumulation_steps
+        self._batches_per_epoch = None
+        self._batches_per_execution = 1  # the model's steps_per_execution
+        self._first_epoch = None  # the fit's first epoch (initial_epoch)
+        self._fit_start_batch = None  # batches into the cycle when this fit began
+        # This epoch: what the batch hooks compare with, worked out once per epoch.
+        self._epoch_start_batch = None  # batches into the cycle at this epoch's start
+        self._stop_batch = None  # from this batch index on, the cycle ends within the execution
 
     # -- schedules -------------------------------------------------------------------------------
     def _build_schedules(self, total_steps):
@@ -76,7 +87,7 @@ class _PolicyCallback(keras.callbacks.Callback):
         from keras_one_cycle_clr import plot
 
         if n_iter is None:
-            n_iter = self._cycle_steps or 1000
+            n_iter = self._cycle_updates or 1000
         return plot.plot_schedule(self.schedule_values(n_iter))
 
     # -- records ---------------------------------------------------------------------------------
@@ -92,17 +103,19 @@ class _PolicyCallback(keras.callbacks.Callback):
                 table.setdefault(key, []).append(value)
         return table
 
-    def _value_at(self, name, position):
-        """The value at `position` batches into the cycle (an update's value holds for its batches)."""
-        values = self._values[name]
-        if values is None:
-            return None
-        return float(values[min(max(position // self._accumulation, 0), len(values) - 1)])
+    def _values_at(self, cycle_batch):
+        """`{"lr": ..., "momentum": ...}` at `cycle_batch` batches into the cycle: the values the
+        optimizer's step computes there (an update's value holds for its batches)."""
+        values = self._injection.values_at(self._cycle_start_batch + cycle_batch)
+        record = {"lr": values["learning_rate"]}
+        if self._momentum_attribute is not None:
+            record["momentum"] = values[self._momentum_attribute]
+        return record
 
     # -- Keras hooks -----------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
-        steps = self.params.get("steps")
-        if steps is None:
+        batches_per_epoch = self.params.get("steps")
+        if batches_per_epoch is None:
             msg = (
                 f"{type(self).__name__} needs the number of batches per epoch, which Keras does not "
                 "know for this input. Pass `steps_per_epoch` to `model.fit`."
@@ -113,83 +126,93 @@ class _PolicyCallback(keras.callbacks.Callback):
             None if self.momentum_range is None else hyperparams.momentum_attribute(optimizer)
         )
         # With gradient accumulation the schedule advances once per applied update.
-        self._accumulation = int(hyperparams.innermost_optimizer(optimizer).gradient_accumulation_steps or 1)
-        if self.reset_on_train_begin or self._cycle_steps is None:
-            updates = self.params["epochs"] * steps // self._accumulation
+        self._batches_per_update = int(
+            hyperparams.innermost_optimizer(optimizer).gradient_accumulation_steps or 1
+        )
+        if self.reset_on_train_begin or self._cycle_updates is None:
+            updates = self.params["epochs"] * batches_per_epoch // self._batches_per_update
             if updates < 1:
                 msg = (
                     f"{type(self).__name__} needs at least one optimizer update, but this fit runs "
-                    f"{self.params['epochs'] * steps} batches with gradient_accumulation_steps="
-                    f"{self._accumulation}."
+                    f"{self.params['epochs'] * batches_per_epoch} batches with gradient_accumulation_steps="
+                    f"{self._batches_per_update}."
                 )
                 raise ValueError(msg)
-            self._cycle_steps = self._cycle_length(updates)
-            self._cycle_start = None
+            self._cycle_updates = self._cycle_length(updates)
+            self._cycle_start_batch = None
             self._records = {}
             self.log_ep = {}
-        elif self._cycle_start is not None:
-            done = hyperparams.raw_step(optimizer) - self._cycle_start
-            if done >= self._cycle_steps * self._accumulation:
+        elif self._cycle_start_batch is not None:
+            done = hyperparams.raw_step(optimizer) - self._cycle_start_batch
+            if done >= self._cycle_updates * self._batches_per_update:
                 msg = (
-                    f"This {type(self).__name__} callback's cycle of {self._cycle_steps} steps has "
+                    f"This {type(self).__name__} callback's cycle of {self._cycle_updates} steps has "
                     f"ended ({done} steps run). Use a new callback, or reset_on_train_begin=True, "
                     "to train another cycle."
                 )
                 raise ValueError(msg)
-        self._values = self.schedule_values(self._cycle_steps)
-        self._steps = steps
+        self._batches_per_epoch = batches_per_epoch
         self._first_epoch = None
 
     def on_epoch_begin(self, epoch, logs=None):
         if self._first_epoch is None:
             self._install(epoch)
         # The batch hooks run every step: they only compare with what is worked out here.
-        self._epoch_start = self._fit_start_position + (epoch - self._first_epoch) * self._steps
-        cycle_end = self._cycle_steps * self._accumulation
-        self._stop_batch = cycle_end - self._steps_per_execution - self._epoch_start
+        self._epoch_start_batch = (
+            self._fit_start_batch + (epoch - self._first_epoch) * self._batches_per_epoch
+        )
+        cycle_end_batch = self._cycle_updates * self._batches_per_update
+        self._stop_batch = cycle_end_batch - self._batches_per_execution - self._epoch_start_batch
 
     def _install(self, epoch):
         # The first epoch of this fit: the counter tells where training stands, also after a resume
         # with `initial_epoch`. Installing here, before the first step, lets the trace see it all.
+        if self._batches_per_epoch is None:
+            msg = f"{type(self).__name__}.on_train_begin must run before its other hooks, as in `fit`."
+            raise RuntimeError(msg)
         self._first_epoch = epoch
-        iterations = hyperparams.raw_step(self.model.optimizer)
-        if self._cycle_start is None:
-            self._cycle_start = iterations - epoch * self._steps
-        self._fit_start_position = iterations - self._cycle_start
-        self._steps_per_execution = int(getattr(self.model, "steps_per_execution", 1) or 1)
-        tables = {"learning_rate": self._values["lr"]}
+        raw_step = hyperparams.raw_step(self.model.optimizer)
+        if self._cycle_start_batch is None:
+            self._cycle_start_batch = raw_step - epoch * self._batches_per_epoch
+        self._fit_start_batch = raw_step - self._cycle_start_batch
+        self._batches_per_execution = int(getattr(self.model, "steps_per_execution", 1) or 1)
+        built = self._build_schedules(self._cycle_updates)
+        scheduled = {"learning_rate": built["lr"]}
         if self._momentum_attribute is not None:
-            tables[self._momentum_attribute] = self._values["momentum"]
+            scheduled[self._momentum_attribute] = built["momentum"]
         self._injection = hyperparams.ScheduleInjection(
-            self.model.optimizer, tables, start_step=self._cycle_start
+            self.model.optimizer, scheduled, start_step=self._cycle_start_batch
         )
         self._injection.install(self.model)
 
     def on_train_batch_begin(self, batch, logs=None):
+        if self._stop_batch is None:
+            msg = (
+                f"{type(self).__name__}'s batch hooks need on_train_begin and on_epoch_begin to have "
+                "run first, as `fit` calls them: call those first in a loop of your own."
+            )
+            raise RuntimeError(msg)
         if batch >= self._stop_batch:  # the cycle ends within this execution
             self.model.stop_training = True
 
     def on_train_batch_end(self, batch, logs=None):
         # With steps_per_execution, Keras reports the end of a short last chunk past the epoch's end.
-        end = self._epoch_start + min(batch, self._steps - 1)
-        if end // self.record_frq == (end - self._steps_per_execution) // self.record_frq:
+        end = self._epoch_start_batch + min(batch, self._batches_per_epoch - 1)
+        if end // self.record_frq == (end - self._batches_per_execution) // self.record_frq:
             return
         iteration = end // self.record_frq * self.record_frq
-        record = {"iter": iteration, "lr": self._value_at("lr", iteration)}
-        if self._momentum_attribute is not None:
-            record["momentum"] = self._value_at("momentum", iteration)
+        record = {"iter": iteration, **self._values_at(iteration)}
         record.update(logs or {})
         self._records[iteration] = record
 
     def on_epoch_end(self, epoch, logs=None):
-        last_step = hyperparams.raw_step(self.model.optimizer) - 1
-        values = {"learning_rate": self._value_at("lr", last_step - self._cycle_start)}
-        if self._momentum_attribute is not None:
-            values["momentum"] = self._value_at("momentum", last_step - self._cycle_start)
+        last_batch = hyperparams.raw_step(self.model.optimizer) - 1 - self._cycle_start_batch
+        values = self._values_at(last_batch)
         if logs is not None:
-            logs.update(values)
+            logs["learning_rate"] = values["lr"]
+            if "momentum" in values:
+                logs["momentum"] = values["momentum"]
         self.log_ep.setdefault("epoch", []).append(epoch)
-        self.log_ep.setdefault("lr", []).append(values["learning_rate"])
         for key, value in {**values, **(logs or {})}.items():
             if key != "learning_rate":
                 self.log_ep.setdefault(key, []).append(value)
@@ -201,6 +224,7 @@ class _PolicyCallback(keras.callbacks.Callback):
         if self._injection is not None:
             self._injection.remove()  # the model gets its own train function back
             self._injection = None
+        self._stop_batch = None
 
 
 class OneCycle(_PolicyCallback):

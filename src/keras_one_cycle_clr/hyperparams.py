@@ -1,9 +1,10 @@
-"""How an optimizer's learning rate, momentum and weight decay follow a schedule inside its step.
+"""How an optimizer's learning rate, momentum and weight decay follow schedules inside its step.
 
 Keras 3 optimizers read `momentum`, `beta_1` and `weight_decay` as Python floats while TensorFlow and
 JAX trace the train step, so a value set from a callback mid-fit never reaches the compiled step. This
-module wraps the optimizer's `apply` so that, inside the traced step, each scheduled hyper-parameter is
-looked up in a table of per-step values by the optimizer's own step counter:
+module wraps the optimizer's `apply` so that, inside the traced step, each hyper-parameter is computed
+from the optimizer's own step counter by its schedule (`schedules.piecewise_value`, the function that
+also draws the plots):
 
 - the learning rate is assigned to the optimizer's learning-rate variable (an in-graph assign, so any
   reader of `optimizer.learning_rate`, TensorBoard included, sees the value that trained);
@@ -11,28 +12,34 @@ looked up in a table of per-step values by the optimizer's own step counter:
   step's value: a tensor on TensorFlow and JAX, a Python float on PyTorch, whose eager fused optimizers
   (`keras/src/backend/torch/optimizers/`) need a float and read it on every step anyway.
 
-On TensorFlow and JAX the tables and the step at which they start live in one variable (on JAX it
-joins the optimizer's own while the injection is installed, since JAX passes only those into the
-compiled step, and is kept out of saved files). So new values reach the compiled step without a retrace, and a
-compiled step that carries the tables is traced once per model, table shape and optimizer
-configuration, then reused by later fits and sweeps (`install(model)`). Nothing crosses from Python
-per step. On PyTorch the step runs eagerly anyway; the look-up costs about 10 µs a step there
-(BENCHMARKS.md).
+On TensorFlow and JAX every schedule is a few numbers (`schedules.Piecewise`) packed, with the step at
+which they start, into one small variable of fixed shape (on JAX it joins the optimizer's own while
+installed, since JAX passes only those into the compiled step, and is kept out of saved files). The
+compiled step drives the learning rate, momentum and weight decay alike, held constant where nothing
+schedules them, and also reports the loss count the range test needs: so one compiled step serves every
+one-cycle, cyclical and range-test fit of a model, whatever their lengths, and is traced once per model
+and optimizer configuration (`install(model)`). Only what has no short form (a table of per-step
+values, more cycle amplitudes than the fixed shape holds) packs larger, and traces once more. Nothing
+crosses from Python per step. On PyTorch the step runs eagerly: values come from a per-step cache
+evaluated in chunks by the same function (BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
-import contextlib
+import numbers
 import warnings
 
 import keras
 import numpy as np
 from keras import ops
 
+from keras_one_cycle_clr import _keras_compat as compat
+from keras_one_cycle_clr._patches import Patches
+from keras_one_cycle_clr.schedules import HOST_CHUNK, Piecewise, host_values, packed_size, piecewise_value
+
 MOMENTUM_ATTRIBUTES = ("beta_1", "momentum")  # Adam family first: Lion and others have both names
-_TORCH = keras.backend.backend() == "torch"
-_JAX = keras.backend.backend() == "jax"
 _COMPILED_STEPS = "_kclr_compiled_steps"  # the cache's key in a model's __dict__
+LOSS_COUNT = "_kclr_loss_count"  # the key under which the compiled step reports it, popped at once
 
 
 def innermost_optimizer(optimizer):
@@ -45,15 +52,13 @@ def innermost_optimizer(optimizer):
     >>> innermost_optimizer(keras.optimizers.LossScaleOptimizer(inner)) is inner
     True
     """
-    while hasattr(optimizer, "inner_optimizer"):
-        optimizer = optimizer.inner_optimizer
-    return optimizer
+    return compat.inner_optimizers(optimizer)[-1]
 
 
 def raw_step(optimizer):
     """The optimizer's step counter as a Python int, counting every batch also under gradient
     accumulation (where `optimizer.iterations` counts applied updates)."""
-    return int(innermost_optimizer(optimizer)._iterations.numpy())
+    return compat.raw_step(optimizer)
 
 
 def momentum_attribute(optimizer, *, argument="momentum_range"):
@@ -150,62 +155,50 @@ class _InStepValue:
         return other * self._value
 
 
-def optimizer_chain(optimizer):
-    """The optimizer and every optimizer it wraps, outermost first."""
-    chain = [optimizer]
-    while hasattr(chain[-1], "inner_optimizer"):
-        chain.append(chain[-1].inner_optimizer)
-    return chain
+def updates_done(step, start_step, accumulation):
+    """Where a schedule stands: the optimizer updates applied since `start_step` (a raw step, in
+    batches), with `accumulation` batches per update. The one place that maps a step counter to a
+    schedule's position, for Python ints and for the counter inside the compiled step alike."""
+    return (step - start_step) // accumulation
 
 
-LOSS_COUNT = "_kclr_loss_count"  # the key under which a counting step reports it, popped at once
+def in_step_form(schedule):
+    """A schedule as a `Piecewise`: a schedule of this package (its `.piecewise()`), a `Piecewise`,
+    a number (constant), or a 1-D sequence of per-update values (a table; larger, see `Piecewise.table`)."""
+    if isinstance(schedule, Piecewise):
+        return schedule
+    if hasattr(schedule, "piecewise"):
+        return schedule.piecewise()
+    if isinstance(schedule, numbers.Real) and not isinstance(schedule, bool):
+        return Piecewise.constant(schedule)
+    values = np.asarray(schedule, dtype=np.float32)
+    if values.ndim != 1 or len(values) == 0:
+        msg = (
+            "A schedule must be a schedule of this package, a number or a non-empty 1-D sequence of "
+            f"values. Received: {schedule!r}"
+        )
+        raise ValueError(msg)
+    return Piecewise.table(values)
 
 
-@contextlib.contextmanager
-def _own_trace(model, count_loss):
-    """The train function Keras builds inside traces a step of its own, reporting the loss count.
-
-    On JAX, a function object of its own per compiled step: JAX caches traces by function and input
-    shapes, and a model's bound `train_step` compares equal to itself, so a step traced for other
-    tables of the same shapes (say momentum's instead of weight decay's) would be reused, silently.
-    With `count_loss`, the step also returns the sample count of the model's running loss mean
-    (`model._loss_tracker.count`) after its update, under `LOSS_COUNT`: `_counting` pops it.
-    """
-    if not (_JAX or count_loss):
-        yield
-        return
-    train_step = model.train_step
-    if _JAX:
-        index = _metric_index(model, model._loss_tracker.count) if count_loss else None
-
-        def own_train_step(state, data):
-            logs, state = train_step(state, data)
-            if index is not None:
-                logs = {**logs, LOSS_COUNT: state[3][index]}
-            return logs, state
-
-    else:
-        count = model._loss_tracker.count
-
-        def own_train_step(data):
-            return {**train_step(data), LOSS_COUNT: ops.convert_to_tensor(count)}
-
-    own = model.__dict__.get("train_step", _MISSING)  # a train_step set on the model itself stays
-    model.__dict__["train_step"] = own_train_step
-    try:
-        yield
-    finally:
-        if own is _MISSING:
-            del model.__dict__["train_step"]
-        else:
-            model.__dict__["train_step"] = own
+def _momentum_name(optimizer):
+    """The optimizer's momentum-like float, if it has one that builds buffers; None otherwise."""
+    for name in MOMENTUM_ATTRIBUTES:
+        value = getattr(optimizer, name, None)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return name if value != 0 else None
+    return None
 
 
-_MISSING = object()
-
-
-def _metric_index(model, variable):
-    return next((i for i, v in enumerate(model.metrics_variables) if v is variable), None)
+def _can_count_loss(model):
+    """Whether the compiled step can report the loss count: TensorFlow and JAX, a model with Keras's
+    loss tracker, not under a tf.distribute strategy (whose replicas count apart)."""
+    count = compat.loss_tracker_count(model)
+    if compat.TORCH or count is None:
+        return False
+    if compat.JAX:  # under Flax NNX, Keras traces `type(model).train_step`: no step of our own
+        return not compat.nnx_enabled() and compat.metric_index(model, count) is not None
+    return not compat.under_tf_distribution(count)
 
 
 def _counting(train_function):
@@ -214,34 +207,25 @@ def _counting(train_function):
 
     def counting_train_function(*args):
         result = train_function(*args)
-        logs = result[0] if _JAX else result  # JAX: (logs, state)
-        counting_train_function.loss_count = logs.pop(LOSS_COUNT, None)
+        counting_train_function.loss_count = compat.logs_of(result).pop(LOSS_COUNT, None)
         return result
 
     counting_train_function.loss_count = None
     return counting_train_function
 
 
-def _can_count_loss(model):
-    """Whether a compiled step can report the loss count: TensorFlow and JAX, a model with Keras's
-    loss tracker, not under a tf.distribute strategy (whose replicas count apart)."""
-    count = getattr(getattr(model, "_loss_tracker", None), "count", None)
-    if _TORCH or count is None:
-        return False
-    if _JAX:  # under Flax NNX, Keras traces `type(model).train_step`: no step of our own
-        nnx = getattr(keras.config, "is_nnx_enabled", lambda: False)()
-        return not nnx and _metric_index(model, count) is not None
-    import tensorflow as tf
-
-    return not isinstance(count.value, tf.distribute.DistributedValues) and not tf.distribute.has_strategy()
+def last_loss_count(model):
+    """The sample count of the model's running loss mean after the latest call of its train
+    function, as a Python float, when the compiled step reported it (TensorFlow and JAX, a step
+    installed by `ScheduleInjection.install(model)`); else None."""
+    count = getattr(model.train_function, "loss_count", None)
+    return None if count is None else float(count)
 
 
 class _CompiledSteps:
-    """The train functions traced with tables, for one model, reused while its own one stays the same.
-
-    `base` is the model's plain train function (the one Keras made for `fit`); `entries` maps a table
-    layout (names, length, optimizer) to `(train_function, variables)`.
-    """
+    """The train functions traced with schedules, for one model, reused while the model's own one
+    stays the same. `entries` maps a layout (`ScheduleInjection.layout`) to
+    `(train_function, variable)`."""
 
     def __init__(self, base):
         self.base = base
@@ -249,7 +233,7 @@ class _CompiledSteps:
 
 
 def compiled_steps(model):
-    """The model's cache of train functions traced with tables, or None.
+    """The model's cache of train functions traced with schedules, or None.
 
     It lives on the model (in its `__dict__`, out of Keras's tracking) because its train functions
     refer to the model: a cache beside the model would keep every model alive.
@@ -263,35 +247,39 @@ def forget_compiled_steps(model):
 
 
 class ScheduleInjection:
-    """Makes an optimizer's hyper-parameters follow per-step tables inside its update step.
+    """Makes an optimizer's hyper-parameters follow schedules inside its update step.
 
-    `tables` maps `"learning_rate"`, `"momentum"`, `"beta_1"` or `"weight_decay"` to a 1-D array of
-    values, all of one length `n`. At the optimizer's `k`-th applied update since `start_step`, entry
-    `clip(k, 0, n - 1)` applies; with `gradient_accumulation_steps=a`, `k` counts applied updates,
-    `(raw step - start_step) // a`, so the schedule advances once per update.
+    `schedules` maps `"learning_rate"`, `"momentum"`, `"beta_1"` or `"weight_decay"` to a schedule of
+    this package (`OneCycleSchedule`, `CyclicSchedule`, `SweepSchedule`), a number, or a 1-D
+    sequence of per-update values. A schedule's step is the optimizer's updates since `start_step`
+    (`updates_done`: with `gradient_accumulation_steps=a`, `(raw step - start_step) // a`); a table's
+    last value holds past its end.
 
     Example:
 
     >>> import keras, numpy as np
     >>> from keras_one_cycle_clr.hyperparams import ScheduleInjection
+    >>> from keras_one_cycle_clr.schedules import OneCycleSchedule
     >>> optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
-    >>> injection = ScheduleInjection(optimizer, {"momentum": np.linspace(0.95, 0.85, 10)})
+    >>> momentum = OneCycleSchedule(0.95, 0.85, 0.95, total_steps=100)
+    >>> injection = ScheduleInjection(optimizer, {"momentum": momentum})
     >>> injection.install()
+    >>> round(injection.values_at(0)["momentum"], 4)
+    0.95
     >>> injection.remove()
     """
 
-    def __init__(self, optimizer, tables, start_step=0):
+    def __init__(self, optimizer, schedules, start_step=0):
         self.outer_optimizer = optimizer
         self.optimizer = innermost_optimizer(optimizer)
-        self.tables = self._as_tables(tables)
-        lengths = {len(values) for values in self.tables.values()}
-        if len(lengths) != 1 or 0 in lengths:
-            msg = f"All tables must have one non-zero length. Received lengths: {sorted(lengths)}"
+        if not schedules:
+            msg = f"Argument `schedules` must name at least one hyper-parameter. Received: {schedules!r}"
             raise ValueError(msg)
-        self.num_steps = lengths.pop()
+        self.schedules = {name: in_step_form(schedule) for name, schedule in schedules.items()}
         self.start_step = int(start_step)
         self.accumulation = int(self.optimizer.gradient_accumulation_steps or 1)
-        if "learning_rate" in self.tables and not isinstance(self.optimizer._learning_rate, keras.Variable):
+        self._learning_rate = compat.learning_rate_variable(self.optimizer)
+        if "learning_rate" in self.schedules and self._learning_rate is None:
             msg = (
                 "A learning-rate schedule can only be installed on an optimizer created with a float "
                 "`learning_rate`; this one was created with "
@@ -300,14 +288,13 @@ class ScheduleInjection:
             )
             raise ValueError(msg)
         self._class_apply = type(self.optimizer).apply
-        self._variable = None  # the start step and the tables, packed, as the compiled step reads them
-        self._model = None
-        self._compiled = None
-        self._count_loss = False
-
-    @staticmethod
-    def _as_tables(tables):
-        return {name: np.asarray(values, dtype=np.float32) for name, values in tables.items()}
+        self._patches = Patches()  # every change to Keras objects while installed
+        self._names = ()  # the hyper-parameters the step drives, in the variable's order
+        self._configured = {}  # their values as configured, read at install
+        self._slots = None  # (phase_slots, amplitude_slots) of the packed schedules
+        self._variable = None  # the start step and the packed schedules (TensorFlow, JAX)
+        self._counts_loss = False
+        self._host_chunks = {}  # chunk index -> {name: values}, for values_at
 
     @property
     def installed(self):
@@ -315,88 +302,98 @@ class ScheduleInjection:
 
     @property
     def layout(self):
-        """What a compiled step depends on: the table names, their length, the optimizer and its
-        configuration (its floats, `weight_decay` or `clipnorm` say, are baked into the trace)."""
+        """What a compiled step depends on: the hyper-parameters it drives, the packing, the optimizer
+        and the rest of its configuration (its floats, `clipnorm` say, are baked into the trace)."""
         config = {
             key: value
             for key, value in self.optimizer.get_config().items()
-            if key != "learning_rate" and key not in self.tables
+            if key != "learning_rate" and key not in self._names
         }
-        return (
-            tuple(sorted(self.tables)),
-            self.num_steps,
-            id(self.optimizer),
-            repr(sorted(config.items())),
-            self._count_loss,
-        )
+        return (self._names, self._slots, id(self.optimizer), repr(sorted(config.items())), self._counts_loss)
 
-    def loss_count(self):
-        """The sample count of the model's running loss mean after the latest call of the train
-        function, as a Python float, from the step itself; None unless installed with
-        `count_loss=True` where the backend allows it (TensorFlow and JAX, no tf.distribute)."""
-        if not (self._count_loss and self.installed):
-            return None
-        count = getattr(self._model.train_function, "loss_count", None)
-        return None if count is None else float(count)
+    def _driven_names(self):
+        names = set(self.schedules)
+        if not compat.TORCH:
+            # One compiled step for every kind of schedule: it drives all three, constant where
+            # nothing schedules them. (PyTorch runs the step eagerly: there, only what is scheduled.)
+            if self._learning_rate is not None:
+                names.add("learning_rate")
+            names.update(name for name in [_momentum_name(self.optimizer)] if name)
+            names.add("weight_decay")
+        return tuple(sorted(names))
 
-    def install(self, model=None, on_abandon=None, *, count_loss=False):
-        """Routes the optimizer's `apply` through the tables. Replaces an earlier injection.
+    def _forms(self):
+        """Every driven name's schedule: its own, or its configured value."""
+        forms = {}
+        for name in self._names:
+            if name in self.schedules:
+                forms[name] = self.schedules[name]
+            elif name == "learning_rate":
+                forms[name] = Piecewise.constant(self._learning_rate_before)
+            else:
+                forms[name] = Piecewise.constant(self._configured[name] or 0.0)
+        return forms
+
+    def install(self, model=None, on_abandon=None):
+        """Routes the optimizer's `apply` through the schedules. Replaces an earlier injection.
 
         Args:
             model: The model training with this optimizer, or None. Given (from inside `fit`, after
                 Keras made its train function), the model's train function becomes one traced with
-                the tables: the one an earlier injection of the same layout traced, if the model's
-                own train function has not changed since, else a new one. `remove()` gives the model
-                its own train function back. Without a model, rebuild the train function yourself.
+                the schedules: the one an earlier injection of the same layout traced, if the
+                model's own train function has not changed since, else a new one. `remove()` gives
+                the model its own train function back. Without a model, rebuild the train function
+                yourself.
             on_abandon: With a model: what to call, instead of `remove()`, when the model's `fit`
                 is called while this injection is still installed, which happens when the fit that
                 installed it raised (Keras then skips `on_train_end`). It must remove the
                 injection. Defaults to `remove`.
-            count_loss: With a model, on TensorFlow and JAX: the compiled step also reports the
-                sample count of the model's running loss mean after each call of the train
-                function, read by `loss_count()` without a read of its own (a range test needs it
-                for every learning rate). Defaults to False.
         """
         previous = getattr(self.optimizer.__dict__.get("apply"), "__self__", None)
         if isinstance(previous, ScheduleInjection):
             previous.remove()
-        self._learning_rate_before = self.optimizer._learning_rate.numpy()
+        self._learning_rate_before = None if self._learning_rate is None else self._learning_rate.numpy()
+        self._names = self._driven_names()
         self._configured = {
-            name: getattr(self.optimizer, name) for name in self.tables if name != "learning_rate"
+            name: getattr(self.optimizer, name) for name in self._names if name != "learning_rate"
         }
+        slots = [form.slots for form in self.schedules.values()]
+        self._slots = tuple(max(s[i] for s in slots) for i in range(2))
+        self._counts_loss = model is not None and _can_count_loss(model)
         self._model = model
-        self._count_loss = bool(count_loss) and model is not None and _can_count_loss(model)
-        reuse = None
-        if model is not None and not _TORCH:  # torch looks the apply up eagerly every step
-            self._compiled = compiled_steps(model)
-            if self._compiled is None or self._compiled.base is not model.train_function:
-                self._compiled = model.__dict__[_COMPILED_STEPS] = _CompiledSteps(model.train_function)
-            reuse = self._compiled.entries.get(self.layout)
-            if reuse is not None:
-                self._variable = reuse[1]
-        if not _TORCH:
-            if self._variable is None:
-                self._variable = self._make_variable(model)
-            self._write_variables()
-            self._attach_variables()
-        self.optimizer.__dict__["apply"] = self._apply
-        if self._compiled is not None:
-            if reuse is None:
-                with _own_trace(model, self._count_loss):
-                    model.make_train_function(force=True)
-                if self._count_loss:
-                    model.train_function = _counting(model.train_function)
-                self._compiled.entries[self.layout] = (model.train_function, self._variable)
-            else:
-                model.train_function = reuse[0]
-                if self._count_loss:
-                    model.train_function.loss_count = None  # not the previous fit's last count
+        compiled = entry = None
+        if model is not None and not compat.TORCH:  # torch looks the apply up eagerly every step
+            compiled = compiled_steps(model)
+            if compiled is None or compiled.base is not model.train_function:
+                compiled = model.__dict__[_COMPILED_STEPS] = _CompiledSteps(model.train_function)
+            entry = compiled.entries.get(self.layout)
+        if not compat.TORCH:
+            self._variable = entry[1] if entry is not None else self._make_variable(model)
+            self._write_variable()
+            if compat.JAX:
+                self._attach_variable()
+        self._patches.set(self.optimizer, "apply", self._apply)
+        if compiled is not None:
+            if entry is None:
+                entry = (self._trace(model), self._variable)
+                compiled.entries[self.layout] = entry
+            if self._counts_loss:
+                entry[0].loss_count = None  # not the previous fit's last count
+            self._patches.set(model, "train_function", entry[0])
         if model is not None:
             self._watch_for_another_fit(model, on_abandon or self.remove)
 
+    def _trace(self, model):
+        train_step = model.train_step
+        if self._counts_loss or compat.JAX:  # JAX: a function object of its own, always
+            outputs = {LOSS_COUNT: compat.loss_tracker_count(model)} if self._counts_loss else {}
+            train_step = compat.train_step_with_outputs(model, outputs)
+        function = compat.train_function_of(model, train_step)
+        return _counting(function) if self._counts_loss else function
+
     def _watch_for_another_fit(self, model, on_abandon):
         # Keras skips `on_train_end` when `fit` raises (another callback's error, Ctrl-C), so the
-        # injection would stay and a later fit would follow the old tables. A `fit` that starts
+        # injection would stay and a later fit would follow the old schedules. A `fit` that starts
         # while this injection is installed means the fit that installed it is over.
         def fit(*args, **kwargs):
             if self.installed:
@@ -410,27 +407,38 @@ class ScheduleInjection:
             return type(model).fit(model, *args, **kwargs)
 
         fit.watcher = self
-        model.__dict__["fit"] = fit
+        self._patches.set(model, "fit", fit)
 
-    def set_tables(self, tables=None, start_step=None):
-        """New values (same names and length) that reach the compiled step without a retrace.
+    def set_schedules(self, schedules=None, start_step=None):
+        """New schedules for some of the scheduled names, or a new start: they reach the compiled
+        step without a retrace when they fit the installed packing.
 
         On JAX during `fit`, call it where the model's state is synced (after touching
         `callback.model`), as for any variable assigned from a callback.
         """
-        if tables is not None:
-            tables = self._as_tables(tables)
-            if set(tables) != set(self.tables) or any(len(v) != self.num_steps for v in tables.values()):
+        if schedules is not None:
+            forms = {name: in_step_form(schedule) for name, schedule in schedules.items()}
+            unknown = sorted(set(forms) - set(self.schedules))
+            too_big = [
+                name
+                for name, form in forms.items()
+                if self._slots and any(a > b for a, b in zip(form.slots, self._slots, strict=True))
+            ]
+            if unknown or too_big:
                 msg = (
-                    f"set_tables needs the names {sorted(self.tables)} with {self.num_steps} values "
-                    f"each. Received: { ({k: len(v) for k, v in tables.items()}) }"
+                    f"set_schedules can change the scheduled names {sorted(self.schedules)} within "
+                    f"the installed packing {self._slots}. Received: unknown names {unknown}, "
+                    f"schedules that need a larger packing {too_big}"
                 )
                 raise ValueError(msg)
-            self.tables = tables
+            self.schedules.update(forms)
         if start_step is not None:
             self.start_step = int(start_step)
-        if self._variable is not None:
-            self._write_variables()
+        self._host_chunks = {}
+        if self._variable is not None and self.installed:
+            self._write_variable()
+
+    set_tables = set_schedules  # the name before schedules had a short form
 
     def remove(self):
         """Gives the optimizer its own `apply` back and its learning rate as it was before `install`.
@@ -441,112 +449,91 @@ class ScheduleInjection:
         """
         if not self.installed:
             return
-        del self.optimizer.__dict__["apply"]
-        self._detach_variables()
-        if "learning_rate" in self.tables:
-            self.optimizer._learning_rate.assign(self._learning_rate_before)
-        if self._model is not None:
-            watcher = self._model.__dict__.get("fit")
-            if getattr(watcher, "watcher", None) is self:
-                del self._model.__dict__["fit"]
-        if self._compiled is not None and self._model is not None:
-            entry = self._compiled.entries.get(self.layout)
-            if entry is not None and self._model.train_function is entry[0]:
-                self._model.train_function = self._compiled.base
+        if self._learning_rate is not None and "learning_rate" in self._names:
+            self._learning_rate.assign(self._learning_rate_before)
+        self._patches.undo()
 
     def values_at(self, step):
-        """The tables' values at raw optimizer step `step` (a Python int), as Python floats."""
-        index = min(max((int(step) - self.start_step) // self.accumulation, 0), self.num_steps - 1)
-        return {name: float(values[index]) for name, values in self.tables.items()}
+        """The scheduled values at raw optimizer step `step` (a Python int), as Python floats."""
+        update = max(updates_done(int(step), self.start_step, self.accumulation), 0)
+        chunk, offset = divmod(update, HOST_CHUNK)
+        values = self._host_chunks.get(chunk)
+        if values is None:
+            values = {
+                name: host_values(form, chunk * HOST_CHUNK, HOST_CHUNK)
+                for name, form in self.schedules.items()
+            }
+            if len(self._host_chunks) > 8:  # a long fit walks through them: keep a few
+                self._host_chunks.clear()
+            self._host_chunks[chunk] = values
+        return {name: float(table[offset]) for name, table in values.items()}
 
-    # -- the tables as one variable (TensorFlow, JAX) ---------------------------------------------
-    # One variable, not one per table: on JAX every array of the state costs the fit loop a few µs
-    # a step (passed in and out of the compiled step, tracked by Keras), 2.7 µs each measured on a
-    # 0.2 ms step. Layout: [start // 2**20, start % 2**20, table 0 ..., table 1 ...], float32: both
-    # parts of the start step are exact in float32 up to 2**44 steps.
+    # -- the packed schedules, one variable (TensorFlow, JAX) -----------------------------------
+    # One variable, not one per schedule: on JAX every array of the state costs the fit loop a few
+    # µs a step (passed in and out of the compiled step, tracked by Keras), 2.7 µs each measured on
+    # a 0.2 ms step. Layout: [start // 2**20, start % 2**20, one packed schedule per driven name],
+    # float32: both parts of the start step are exact in float32 up to 2**44 steps.
     _START_SPLIT = 2**20
 
     def _packed(self):
         start_high, start_low = divmod(self.start_step, self._START_SPLIT)
-        return np.concatenate([[start_high, start_low], *(self.tables[name] for name in sorted(self.tables))])
+        forms = self._forms()
+        blocks = [forms[name].pack(*self._slots) for name in self._names]
+        return np.concatenate([[start_high, start_low], *blocks]).astype(np.float32)
 
     def _make_variable(self, model):
-        scope = contextlib.nullcontext()
-        strategy = getattr(model, "distribute_strategy", None)
-        if strategy is not None and keras.backend.backend() == "tensorflow":
-            scope = strategy.scope()  # under tf.distribute, variables are created in its scope
-        with scope:
-            return keras.Variable(self._packed(), dtype="float32", trainable=False, name="kclr_schedule")
+        size = 2 + len(self._names) * packed_size(*self._slots)
+        with compat.create_variable_scope(model):
+            return keras.Variable(np.zeros(size, np.float32), trainable=False, name="kclr_schedules")
 
-    def _write_variables(self):
-        self._variable.assign(self._packed().astype(np.float32))
+    def _write_variable(self):
+        self._variable.assign(self._packed())
 
-    def _is_ours(self, variable):
-        return variable is self._variable
-
-    def _attach_variables(self):
-        # JAX hands only the optimizer's variables to the compiled step: the tables join them, last.
-        # A tf.function captures the variables it reads (and TensorFlow's tracking refuses to save
-        # a list that had items deleted), so on TensorFlow they stay apart.
-        if not _JAX:
-            return
-        self._detach_variables()
-        self.optimizer._variables.append(self._variable)
-        for optimizer in optimizer_chain(self.outer_optimizer):
+    def _attach_variable(self):
+        # JAX hands only the optimizer's variables to the compiled step: the schedules join them,
+        # last. A tf.function captures the variables it reads (and TensorFlow's tracking refuses to
+        # save a list that had items deleted), so on TensorFlow they stay apart.
+        variables = compat.optimizer_variable_list(self.optimizer)
+        self._patches.append(variables, self._variable)
+        for optimizer in compat.inner_optimizers(self.outer_optimizer):
             for method in ("save_own_variables", "load_own_variables"):
-                optimizer.__dict__[method] = self._without_tables(getattr(type(optimizer), method), optimizer)
+                self._patches.set(
+                    optimizer, method, self._without_schedules(getattr(type(optimizer), method), optimizer)
+                )
 
-    def _detach_variables(self):
-        if self._variable is None or not _JAX:
-            return
-        self._drop_tables_from(self.optimizer._variables)
-        for optimizer in optimizer_chain(self.outer_optimizer):
-            for method in ("save_own_variables", "load_own_variables"):
-                optimizer.__dict__.pop(method, None)
-
-    def _drop_tables_from(self, variables):
-        # In place, by identity: `==` on variables compares values.
-        dropped = []
-        for index in reversed(range(len(variables))):
-            if self._is_ours(variables[index]):
-                dropped.insert(0, variables[index])
-                del variables[index]
-        return dropped
-
-    def _without_tables(self, method, optimizer):
+    def _without_schedules(self, method, optimizer):
         # A checkpoint written mid-fit (ModelCheckpoint) holds the optimizer's own variables only.
         def call(store):
-            tables = self._drop_tables_from(self.optimizer._variables)
+            variables = compat.optimizer_variable_list(self.optimizer)
+            position = next(i for i, v in enumerate(variables) if v is self._variable)
+            del variables[position]
             try:
                 return method(optimizer, store)
             finally:
-                self.optimizer._variables.extend(tables)
+                variables.insert(position, self._variable)
 
         return call
 
     # -- the step --------------------------------------------------------------------------------
     def _current_values(self):
-        if _TORCH:  # eager: one host read of the counter, then plain floats
+        if compat.TORCH:  # eager: one host read of the counter, then plain floats
             # int() of the backing tensor: a quarter of the cost of .numpy() (measured, bench/)
-            return self.values_at(self.optimizer._iterations.value)
-        iterations = self.optimizer._iterations
-        start_high, start_low = (ops.cast(self._variable[i], iterations.dtype) for i in (0, 1))
-        updates = ops.cast(iterations - (start_high * self._START_SPLIT + start_low), "int32")
-        if self.accumulation > 1:
-            updates = ops.floor_divide(updates, self.accumulation)
-        index = ops.clip(updates, 0, self.num_steps - 1)
-        names = sorted(self.tables)
-        offsets = np.arange(len(names), dtype="int32") * self.num_steps + 2
-        values = ops.take(self._variable, index + offsets)  # one gather for every table
-        return {name: values[i] for i, name in enumerate(names)}
+            return self.values_at(compat.step_counter(self.optimizer).value)
+        counter = compat.step_counter(self.optimizer)
+        start_high, start_low = (ops.cast(self._variable[i], counter.dtype) for i in (0, 1))
+        start = start_high * self._START_SPLIT + start_low
+        updates = updates_done(ops.cast(counter - start, "int32"), 0, self.accumulation)
+        blocks = ops.reshape(self._variable[2:], (len(self._names), -1))
+        values = piecewise_value(ops.cast(updates, "float32"), blocks, *self._slots)
+        return {name: values[i] for i, name in enumerate(self._names)}
 
     def _apply(self, grads, trainable_variables=None):
         optimizer = self.optimizer
         for name, value in self._current_values().items():
             if name == "learning_rate":
-                optimizer._learning_rate.assign(value)
+                self._learning_rate.assign(value)
                 continue
-            setattr(optimizer, name, value if _TORCH else _InStepValue(self._configured[name], value))
+            setattr(optimizer, name, value if compat.TORCH else _InStepValue(self._configured[name], value))
         try:
             return self._class_apply(optimizer, grads, trainable_variables)
         finally:

@@ -18,7 +18,8 @@ import warnings
 import keras
 import numpy as np
 
-from keras_one_cycle_clr import _checks, _data, hyperparams, suggest
+from keras_one_cycle_clr import _checks, _data, hyperparams, schedules, suggest
+from keras_one_cycle_clr import _keras_compat as compat
 
 SWEEPS = ("exp", "linear")
 
@@ -141,16 +142,15 @@ class LrRangeTest(keras.callbacks.Callback):
         self.validation_data = _check_validation_data(validation_data)
         self.verbose = bool(verbose)
         self.sweep = _checks.check_choice("sweep", sweep, SWEEPS)
-        low, high = self.lr_range
-        if self.sweep == "exp":
-            self.lr = np.geomspace(low, high, self.steps).astype(np.float32)
-        else:
-            self.lr = np.linspace(low, high, self.steps).astype(np.float32)
+        # The learning rates the compiled step applies, from the schedule it evaluates.
+        sweep = schedules.evaluate(self._lr_schedule(), self.steps * self.batches_per_step)
+        self.lr = sweep[:: self.batches_per_step]
         self.loss = None
         self.val_loss = None
         self._state = None
         self._injection = None
         self._validation_cache = None  # the validation batches, gathered once
+        self._validation_function = None  # the validation loss at the live weights, or None
 
     @property
     def n_wd(self):
@@ -295,16 +295,17 @@ class LrRangeTest(keras.callbacks.Callback):
         self.loss = np.full((self.steps, self.n_wd), np.nan)
         self.val_loss = None if self.validation_data is None else np.full((self.steps, self.n_wd), np.nan)
         self._state = TrainingState(self.model)
+        if self.validation_data is not None:
+            self._validation_function = compat.validation_loss_function(self.model, *self._validation_batch())
         self._start_step = hyperparams.raw_step(optimizer)
         self._epoch_steps = self.params.get("steps")
         self._sweep, self._step, self._batches_in_step = 0, 0, 0
         self._piece = (0.0, 0.0)  # (loss x samples, samples) of the current learning rate so far
         self._best = math.inf  # the sweep's lowest loss so far
         self._injection = hyperparams.ScheduleInjection(
-            optimizer, self._tables(), start_step=self._start_step
+            optimizer, self._schedules(), start_step=self._start_step
         )
-        self._injection.install(self.model, on_abandon=self.restore, count_loss=True)
-        self._loss_count.injection = self._injection
+        self._injection.install(self.model, on_abandon=self.restore)
 
     # The loss of each learning rate comes from Keras's running loss mean, a `Mean` metric of batch
     # losses weighted by batch size (its `count` is the sum of batch sizes) since it was last reset.
@@ -337,7 +338,6 @@ class LrRangeTest(keras.callbacks.Callback):
         self.loss[step, self._sweep] = loss
         if self.validation_data is not None:
             self.val_loss[step, self._sweep] = self._validation_loss()
-            self._restart_running_mean()  # `test_on_batch` reset it and counted its own batch
         if loss < self._best:  # NaN compares False: it never becomes the best
             self._best = loss
         diverged = not math.isfinite(loss) or loss > self.threshold_multiplier * self._best
@@ -378,13 +378,16 @@ class LrRangeTest(keras.callbacks.Callback):
         if self._state is not None:
             self._state.restore(self.model)
 
-    def _tables(self):
-        """The current sweep's per-step learning rates and weight decay."""
-        length = self.steps * self.batches_per_step
-        tables = {"learning_rate": np.repeat(self.lr, self.batches_per_step)}
+    def _lr_schedule(self):
+        low, high = self.lr_range
+        return schedules.SweepSchedule(low, high, self.steps, self.batches_per_step, spacing=self.sweep)
+
+    def _schedules(self):
+        """The current sweep's learning rates and weight decay."""
+        scheduled = {"learning_rate": self._lr_schedule()}
         if self.wd_list:
-            tables["weight_decay"] = np.full(length, self.wd_list[self._sweep], dtype=np.float32)
-        return tables
+            scheduled["weight_decay"] = self.wd_list[self._sweep]
+        return scheduled
 
     def _end_sweep(self, diverged):
         if self.verbose:
@@ -397,14 +400,23 @@ class LrRangeTest(keras.callbacks.Callback):
         # The running mean starts afresh: a diverged sweep's losses must not swamp the next one's.
         self._restart_running_mean()
         if self._sweep < self.n_wd:
-            self._injection.set_tables(self._tables())  # the next weight decay, in the same step
+            self._injection.set_schedules(self._schedules())  # the next weight decay, in the same step
         else:
             self.model.stop_training = True
 
     def _validation_loss(self):
-        # The same first batches_per_val batches every time, in one call of the compiled test step.
+        # The same first batches_per_val batches every time, as one batch, at the live weights.
+        if self._validation_function is None:
+            return self._validation_loss_by_test_on_batch()
+        return self._validation_function()
+
+    def _validation_loss_by_test_on_batch(self):
+        # Where the live weights cannot be evaluated apart (tf.distribute): Keras's own call, which
+        # resets the metrics (from Keras 3.15) and counts its batch in the running loss mean.
         x_val, y_val = self._validation_batch()
-        return float(self.model.test_on_batch(x_val, y_val, return_dict=True)["loss"])
+        loss = float(self.model.test_on_batch(x_val, y_val, return_dict=True)["loss"])
+        self._restart_running_mean()
+        return loss
 
     def _validation_batch(self):
         if self._validation_cache is None:
@@ -425,28 +437,26 @@ class _LossCount:
     """Reads the sample count of a model's running loss mean (Keras's `Mean` loss tracker).
 
     With the running mean from `logs`, it gives the running sum of batch loss x batch size. On
-    TensorFlow and JAX the compiled step reports it (`ScheduleInjection(count_loss=True)`): no read
-    of its own, no sync of JAX's state. Elsewhere (PyTorch, tf.distribute, a train function that is
-    not ours) the variable is read, on JAX after syncing the trainer's state into it.
+    TensorFlow and JAX the compiled step reports it (`hyperparams.last_loss_count`): no read of its
+    own, no sync of JAX's state. Elsewhere (PyTorch, tf.distribute, a train function that is not
+    ours) the variable is read, on JAX after syncing the trainer's state into it.
     """
 
     def __init__(self, model):
-        self.model = model
-        self.variable = getattr(getattr(model, "_loss_tracker", None), "count", None)
+        self.model = model  # the model itself: a callback's `self.model` syncs JAX's state
+        self.variable = compat.loss_tracker_count(model)
         if self.variable is None:
             msg = (
                 "LrRangeTest reads the sample count of Keras's running loss mean "
                 f"(`model._loss_tracker`, a Mean metric), which this Keras ({keras.__version__}) lacks."
             )
             raise RuntimeError(msg)
-        self.injection = None
 
     def read(self):
-        count = None if self.injection is None else self.injection.loss_count()
+        count = hyperparams.last_loss_count(self.model)
         if count is not None:
             return count
-        if keras.backend.backend() == "jax":  # mid-fit the variable lags the trainer's state
-            self.model.jax_state_sync()
+        compat.sync_jax_state(self.model)  # mid-fit the variable lags the trainer's state
         return float(self.variable.numpy())
 
 

@@ -1,0 +1,216 @@
+"""Every private Keras attribute or behaviour this package relies on, read here and nowhere else.
+
+Each entry says what it is for and the Keras releases it was checked on. When Keras changes one of
+them, this is the module to mend; `docs/keras-internals.md` has the measurements behind each.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import keras
+
+BACKEND = keras.backend.backend()
+JAX = BACKEND == "jax"
+TORCH = BACKEND == "torch"
+TENSORFLOW = BACKEND == "tensorflow"
+VERSION = keras.__version__
+
+# JAX's `train_step(state, data)` receives and returns
+# (trainable, non_trainable, optimizer, metrics) variables; checked on 3.15.
+_JAX_METRICS_STATE = 3
+
+
+def inner_optimizers(optimizer):
+    """The optimizer and every optimizer it wraps (`LossScaleOptimizer.inner_optimizer`), outermost
+    first. Public attribute; checked on 3.15."""
+    chain = [optimizer]
+    while hasattr(chain[-1], "inner_optimizer"):
+        chain.append(chain[-1].inner_optimizer)
+    return chain
+
+
+def step_counter(optimizer):
+    """The variable counting every batch, also under gradient accumulation (where the public
+    `iterations` counts applied updates): `optimizer._iterations`. Checked on 3.15."""
+    return inner_optimizers(optimizer)[-1]._iterations
+
+
+def raw_step(optimizer):
+    """`step_counter` as a Python int."""
+    return int(step_counter(optimizer).numpy())
+
+
+def learning_rate_variable(optimizer):
+    """The variable holding a float learning rate (`optimizer._learning_rate`), or None when the
+    learning rate is a schedule or a callable. Checked on 3.15."""
+    value = optimizer._learning_rate
+    return value if isinstance(value, keras.Variable) else None
+
+
+def optimizer_variable_list(optimizer):
+    """The list behind `optimizer.variables` (`optimizer._variables`): on JAX only these, of all
+    variables outside the model, reach the compiled step. Checked on 3.15."""
+    return optimizer._variables
+
+
+def loss_tracker_count(model):
+    """The sample count of Keras's running loss mean (`model._loss_tracker`, a `Mean` metric), or
+    None. Checked on 3.15."""
+    return getattr(getattr(model, "_loss_tracker", None), "count", None)
+
+
+def nnx_enabled():
+    """Whether Flax NNX is on: Keras then traces `type(model).train_step`, not the instance's.
+    `keras.config.is_nnx_enabled` is missing before 3.12."""
+    return getattr(keras.config, "is_nnx_enabled", lambda: False)()
+
+
+def under_tf_distribution(variable):
+    """Whether TensorFlow runs replicas (MirroredStrategy and friends), whose counts are per replica."""
+    if not TENSORFLOW:
+        return False
+    import tensorflow as tf
+
+    return isinstance(getattr(variable, "value", None), tf.distribute.DistributedValues) or (
+        tf.distribute.has_strategy()
+    )
+
+
+def create_variable_scope(model):
+    """Where a variable the compiled step reads must be created: a tf.distribute strategy's scope."""
+    strategy = getattr(model, "distribute_strategy", None)
+    if strategy is not None and TENSORFLOW:
+        return strategy.scope()
+    return contextlib.nullcontext()
+
+
+def metric_index(model, variable):
+    """The position of `variable` in `model.metrics_variables` (JAX's metrics state), or None."""
+    return next((i for i, v in enumerate(model.metrics_variables) if v is variable), None)
+
+
+def train_step_with_outputs(model, outputs):
+    """`model.train_step`, also returning `outputs()` of the state after the step in its logs.
+
+    `outputs` maps a log key to a variable of the model's metrics. On TensorFlow the step reads the
+    variable; on JAX, whose step is a pure function of its state, the value comes from the new
+    metrics state (`_JAX_METRICS_STATE`, at the variable's position in `model.metrics_variables`).
+    Also on JAX, a function object of its own: JAX caches traces by function and input shapes, and a
+    model's bound `train_step` compares equal to itself, so a step traced earlier would be reused
+    (checked on 3.15).
+    """
+    train_step = model.train_step
+    if JAX:
+        where = {key: metric_index(model, variable) for key, variable in outputs.items()}
+
+        def own_train_step(state, data):
+            logs, state = train_step(state, data)
+            extra = {key: state[_JAX_METRICS_STATE][i] for key, i in where.items()}
+            return {**logs, **extra}, state
+
+        return own_train_step
+
+    def own_train_step(data):
+        logs = train_step(data)
+        return {**logs, **{key: keras.ops.convert_to_tensor(v) for key, v in outputs.items()}}
+
+    return own_train_step
+
+
+def train_function_of(model, train_step):
+    """A new train function of the model's, made from `train_step`: `make_train_function(force=True)`
+    with `train_step` set on the model (as an instance attribute) while it is made, which is when
+    TensorFlow and JAX bind `model.train_step`. A train_step the user set on the model itself stays.
+    The model's own train function is put back. Checked on 3.15.
+    """
+    own_step = model.__dict__.get("train_step", _MISSING)
+    own_function = model.train_function
+    model.__dict__["train_step"] = train_step
+    try:
+        model.make_train_function(force=True)
+        return model.train_function
+    finally:
+        model.train_function = own_function
+        if own_step is _MISSING:
+            del model.__dict__["train_step"]
+        else:
+            model.__dict__["train_step"] = own_step
+
+
+_MISSING = object()
+
+
+def logs_of(result):
+    """The logs of a train function's result: JAX returns `(logs, state)`. Checked on 3.15."""
+    return result[0] if JAX else result
+
+
+def sync_jax_state(model):
+    """On JAX, writes the trainer's live state back into the variables (`model.jax_state_sync()`):
+    mid-fit, variables lag the state. Checked on 3.15."""
+    if JAX:
+        model.jax_state_sync()
+
+
+def host_function(function, static_argnums):
+    """`function` for evaluating `keras.ops` code on the host outside a train step. On JAX, jitted:
+    eager dispatch there compiles every op for every new shape (about 2 s for one schedule's ~50
+    ops, measured on JAX 0.10), a jitted function once per shape. TensorFlow and PyTorch run eager
+    ops at once."""
+    if JAX:
+        import jax
+
+        return jax.jit(function, static_argnums=static_argnums)
+    return function
+
+
+def validation_loss_function(model, x, y):
+    """A function of no arguments giving the model's mean loss on `(x, y)` (one batch) at the
+    current weights, mid-fit, as a Python float, and touching no metric: or None where there is no
+    such path (a tf.distribute strategy), and the caller uses `test_on_batch`.
+
+    - JAX: mid-fit the live state is in `model._jax_state` (the model's own variables are purged);
+      `model.test_step` is jitted here without donating its state (Keras's test function donates
+      it) and called on that state with fresh metric variables, whose result is dropped.
+    - TensorFlow, PyTorch: `model._compute_loss` (what `test_step` adds to the loss tracker) on
+      `model(x, training=False)`, in a `tf.function` / under `torch.no_grad`.
+
+    Checked on 3.15.
+    """
+    x, y = keras.ops.convert_to_tensor(x), keras.ops.convert_to_tensor(y)
+    if JAX:
+        import jax
+
+        test_step = jax.jit(model.test_step)
+        model.reset_metrics()
+        fresh_metrics = [variable.value for variable in model.metrics_variables]
+
+        def jax_loss():
+            state = model._jax_state
+            # Keras's attribute tracking wraps them in its own list type: plain lists for jit.
+            live = (list(state["trainable_variables"]), list(state["non_trainable_variables"]), fresh_metrics)
+            logs, _ = test_step(live, (x, y))
+            return float(logs["loss"])
+
+        return jax_loss
+
+    def loss():
+        return model._compute_loss(
+            x=x, y=y, y_pred=model(x, training=False), sample_weight=None, training=False
+        )
+
+    if TENSORFLOW:
+        import tensorflow as tf
+
+        if tf.distribute.has_strategy() or model.distribute_strategy.num_replicas_in_sync > 1:
+            return None
+        compiled = tf.function(loss)
+        return lambda: float(compiled())
+    import torch
+
+    def torch_loss():
+        with torch.no_grad():
+            return float(loss())
+
+    return torch_loss
