@@ -3,7 +3,9 @@
 Interleaves, round by round, on one model: (a) a plain `fit` of S x W batches at a constant learning
 rate, twice (the second, "A/A", shows the noise floor), (b) `lr_find` with S steps x W weight decays
 and no validation, (c) the same with validation;
-it prints medians of the ratio to (a), and the peak memory of the in-memory snapshot against one
+(d) a plain fit that also evaluates the validation batches once per learning rate (the baseline of
+(c): the same training batches plus the validation compute itself);
+it prints medians of the ratio to (a), (c) over (d), and the peak memory of the in-memory snapshot against one
 copy of the weights and optimizer state. The backend comes from KERAS_BACKEND.
 
     KERAS_BACKEND=jax python bench/range_test_cost.py [--rounds 5] [--steps 100] [--wd 4]
@@ -21,6 +23,7 @@ import keras
 import numpy as np
 
 import keras_one_cycle_clr as kclr
+from keras_one_cycle_clr import _keras_compat as compat
 from keras_one_cycle_clr.range_test import TrainingState
 
 
@@ -59,11 +62,24 @@ def main(argv=None):
     model = build(args.hidden)
     model.fit(x[:batch], y[:batch], batch_size=batch, verbose=0)  # builds and compiles once
 
-    def plain():
-        model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False)
+    def plain(callbacks=()):
+        model.fit(x, y, batch_size=batch, epochs=1, verbose=0, shuffle=False, callbacks=list(callbacks))
 
-    def range_test(validation):
-        kwargs = {"validation_data": (x[:256], y[:256]), "batches_per_val": 2, "validation_batch_size": 128}
+    validation = {"validation_data": (x[:256], y[:256]), "batches_per_val": 2, "validation_batch_size": 128}
+
+    class ValidationOnly(keras.callbacks.Callback):
+        """A plain fit that evaluates the range test's validation batches once per learning rate, by
+        the range test's own function: the baseline of "range test + val"."""
+
+        def on_train_begin(self, logs=None):
+            rows = np.arange(256)
+            self.evaluate = compat.validation_loss_function(self.model, x[rows], y[rows])
+
+        def on_train_batch_end(self, batch, logs=None):
+            if (batch + 1) % args.batches_per_step == 0:
+                self.evaluate()
+
+    def range_test(with_validation):
         kclr.lr_find(
             model,
             x,
@@ -74,13 +90,14 @@ def main(argv=None):
             batches_per_step=args.batches_per_step,
             wd_list=wd_list,
             threshold_multiplier=1e9,  # never stop early: every run does all batches
-            **(kwargs if validation else {}),
+            **(validation if with_validation else {}),
         )
 
     variants = {
         "plain fit": plain,
         "plain fit A/A": plain,  # the same again: its ratio is the run's noise floor
         "range test": lambda: range_test(False),
+        "plain fit + val evaluations": lambda: plain([ValidationOnly()]),
         "range test + val": lambda: range_test(True),
     }
     for run in variants.values():
@@ -110,6 +127,10 @@ def main(argv=None):
     for name in variants:
         ratios = [t / p for t, p in zip(times[name], times["plain fit"], strict=True)]
         print(f"| {name} | {statistics.median(times[name]):.3f} | {statistics.median(ratios):.3f} |")
+    val_ratios = [
+        t / p for t, p in zip(times["range test + val"], times["plain fit + val evaluations"], strict=True)
+    ]
+    print(f"range test + val / (plain fit + val evaluations): {statistics.median(val_ratios):.3f}")
     state_mb = (weights_bytes + optimizer_bytes) / 1e6
     print(
         f"snapshot: {snapshot_bytes / 1e6:.2f} MB traced for {state_mb:.2f} MB of weights "

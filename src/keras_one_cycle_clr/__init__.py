@@ -13,6 +13,7 @@ from keras_one_cycle_clr.history import (
     save_history_to_csv,
 )
 from keras_one_cycle_clr.range_test import LrRangeTest, lr_find
+from keras_one_cycle_clr.range_test_result import RangeTestResult
 from keras_one_cycle_clr.schedules import CyclicSchedule, OneCycleSchedule
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "LrRangeTest",
     "OneCycle",
     "OneCycleSchedule",
+    "RangeTestResult",
     "concatenate_history",
     "cuda_release_memory",
     "load_history_from_csv",

@@ -17,6 +17,7 @@ import numpy as np
 
 from keras_one_cycle_clr import _checks, _data, hyperparams, schedules
 from keras_one_cycle_clr.range_test import LrRangeTest
+from keras_one_cycle_clr.range_test_result import RangeTestResult
 
 # Measured, not borrowed: see OneCycle.from_range_test and bench/quality.py.
 ONE_CYCLE_PEAK_DIVISOR = 6.0
@@ -318,7 +319,8 @@ class OneCycle(_PolicyCallback):
         True
 
         Args:
-            lrrt: A finished `LrRangeTest` (from `lr_find` or a `fit`).
+            lrrt: What a finished range test found: `lr_find`'s `RangeTestResult`, or an
+                `LrRangeTest` that ran in a `fit`.
             divisor: A Python float >= 1. Defaults to 6.
             div_factor: A Python float > 1: the start of the cycle is `peak / div_factor`. Defaults
                 to 25, PyTorch's `OneCycleLR` default.
@@ -332,8 +334,10 @@ class OneCycle(_PolicyCallback):
             ValueError, TypeError: for an `lrrt` that is not a finished `LrRangeTest`, or an argument
                 outside the ranges above.
         """
-        if not isinstance(lrrt, LrRangeTest):
-            _checks.fail("lrrt", "an LrRangeTest", lrrt, TypeError)
+        if isinstance(lrrt, LrRangeTest):
+            lrrt = lrrt.result
+        if not isinstance(lrrt, RangeTestResult):
+            _checks.fail("lrrt", "an LrRangeTest or the RangeTestResult of lr_find", lrrt, TypeError)
         if lrrt.loss is None:
             _checks.fail("lrrt", "a range test that has run (lr_find, or a fit with it as a callback)", lrrt)
         div_factor = _checks.check_number("div_factor", div_factor, low=1.0, low_inclusive=False)

@@ -18,8 +18,9 @@ import warnings
 import keras
 import numpy as np
 
-from keras_one_cycle_clr import _checks, _data, hyperparams, schedules, suggest
+from keras_one_cycle_clr import _checks, _data, hyperparams, schedules
 from keras_one_cycle_clr import _keras_compat as compat
+from keras_one_cycle_clr.range_test_result import PerStepMean, RangeTestResult
 
 SWEEPS = ("exp", "linear")
 
@@ -153,14 +154,19 @@ class LrRangeTest(keras.callbacks.Callback):
         self._validation_function = None  # the validation loss at the live weights, or None
 
     @property
+    def result(self):
+        """The results so far, as a `RangeTestResult` (the same arrays, not a copy)."""
+        return RangeTestResult(self.lr, self.loss, self.val_loss, self.wd_list)
+
+    @property
     def n_wd(self):
         """The number of sweeps: one per weight decay, or one without a grid."""
-        return max(1, len(self.wd_list))
+        return self.result.n_wd
 
     @property
     def sweep_labels(self):
         """One label per sweep: `"wd=..."`, or `"loss"` without a weight-decay grid."""
-        return [f"wd={wd:g}" for wd in self.wd_list] or ["loss"]
+        return self.result.sweep_labels
 
     @property
     def batches_needed(self):
@@ -180,86 +186,24 @@ class LrRangeTest(keras.callbacks.Callback):
         """
         return math.ceil(self.batches_needed / _data.steps_per_epoch(dataset, batch_size))
 
-    # -- results ---------------------------------------------------------------------------------
-    def _losses(self, set):
-        _checks.check_choice("set", set, ("train", "valid"))
-        if self.loss is None:
-            msg = "The range test has not run yet: fit a model with it as a callback, or use lr_find."
-            raise ValueError(msg)
-        if set == "valid":
-            if self.val_loss is None:
-                msg = "Argument `set` can be 'valid' only with validation_data. Received: set='valid'"
-                raise ValueError(msg)
-            return self.val_loss
-        return self.loss
-
+    # -- results: see RangeTestResult ------------------------------------------------------------
     @property
     def best_wd(self):
         """The weight decay whose sweep reached the lowest smoothed loss (validation loss if given).
 
-        None without a weight-decay grid.
+        None without a weight-decay grid. See `RangeTestResult.best_wd`.
         """
-        if not self.wd_list:
-            return None
-        losses = self._losses("valid" if self.val_loss is not None else "train")
-        lowest = [np.nanmin(suggest.smooth(losses[:, j]), initial=np.inf) for j in range(self.n_wd)]
-        return self.wd_list[int(np.argmin(lowest))]
+        return self.result.best_wd
 
     def suggest(self, method="valley", set="train", **rule_kwargs):
-        """A learning rate suggested from the smoothed loss of the best weight decay's sweep.
+        """A learning rate suggested from the smoothed loss of the best weight decay's sweep: see
+        `RangeTestResult.suggest`."""
+        return self.result.suggest(method, set, **rule_kwargs)
 
-        As in fastai, the rule sees the smoothed loss without its first `steps // 10` and its last 5
-        reached steps (see `suggest.trim`).
-
-        Args:
-            method: `"valley"` (fastai's default), `"steepest"` (steepest descent against log lr),
-                `"minimum"` (a tenth of the lr at the lowest loss) or `"slide"`. Defaults to
-                `"valley"`. These are rules for a constant learning rate; for a one-cycle peak use
-                `OneCycle.from_range_test`.
-            set: `"train"` or `"valid"`. Defaults to `"train"`.
-            **rule_kwargs: Passed to the rule, e.g. `divisor=` for `"minimum"`.
-
-        Returns:
-            A Python float.
-        """
-        rule = suggest.RULES[_checks.check_choice("method", method, tuple(suggest.RULES))]
-        losses = self._losses(set)
-        column = 0 if self.best_wd is None else self.wd_list.index(self.best_wd)
-        lrs, smoothed = suggest.trim(self.lr, suggest.smooth(losses[:, column]), self.steps // 10)
-        return rule(lrs, smoothed, **rule_kwargs)
-
-    def plot(
-        self, set="train", x_scale="log", y_scale="linear", ma=True, window=5, mark=None, mark_label=None
-    ):
-        """Plots loss against learning rate, one curve per weight decay; returns the Figure.
-
-        Args:
-            set: `"train"` or `"valid"`. Defaults to `"train"`.
-            x_scale: matplotlib scale of the lr axis. Defaults to `"log"`.
-            y_scale: matplotlib scale of the loss axis. Defaults to `"linear"`.
-            ma: A Python bool: draw a trailing moving average of `window` steps. Defaults to True.
-            window: A Python int >= 1. Defaults to 5.
-            mark: A learning rate > 0 to mark with a vertical line, e.g. a one-cycle peak. Defaults to
-                the `"valley"` suggestion.
-            mark_label: Its legend label. Defaults to "suggested lr ...".
-        """
-        from keras_one_cycle_clr import plot
-
-        losses = self._losses(set)
-        ma = _checks.check_bool("ma", ma)
-        if mark is not None:
-            mark = _checks.check_positive("mark", mark)
-        return plot.plot_range_test(
-            self.lr,
-            losses,
-            self.sweep_labels,
-            suggestion=self.suggest(set=set) if mark is None else mark,
-            suggestion_label=mark_label,
-            window=_checks.check_count("window", window) if ma else None,
-            x_scale=x_scale,
-            y_scale=y_scale,
-            ylabel="validation loss" if set == "valid" else "training loss",
-        )
+    def plot(self, *args, **kwargs):
+        """Plots loss against learning rate, one curve per weight decay; returns the Figure: see
+        `RangeTestResult.plot`."""
+        return self.result.plot(*args, **kwargs)
 
     # -- Keras hooks -----------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
@@ -300,25 +244,21 @@ class LrRangeTest(keras.callbacks.Callback):
         self._start_step = hyperparams.raw_step(optimizer)
         self._epoch_steps = self.params.get("steps")
         self._sweep, self._step, self._batches_in_step = 0, 0, 0
-        self._piece = (0.0, 0.0)  # (loss x samples, samples) of the current learning rate so far
+        self._per_step = PerStepMean()
         self._best = math.inf  # the sweep's lowest loss so far
         self._injection = hyperparams.ScheduleInjection(
             optimizer, self._schedules(), start_step=self._start_step
         )
         self._injection.install(self.model, on_abandon=self.restore)
 
-    # The loss of each learning rate comes from Keras's running loss mean, a `Mean` metric of batch
-    # losses weighted by batch size (its `count` is the sum of batch sizes) since it was last reset.
-    # The differences of the running sum (mean x count) and of the count across a learning rate's
-    # batches give its sample-weighted mean loss exactly, also for a short batch. Resetting the
-    # metrics at every learning rate instead costs a full state sync per step on JAX (2.2x the fit,
-    # measured: BENCHMARKS.md); on TensorFlow and JAX the compiled step reports the count (no read
-    # of its own, no sync), the mean comes from `logs`. Precision: float32 sums, so about 1e-7 x
-    # (the sum since the reset / the learning rate's own sum), relative.
+    # The loss of each learning rate comes from Keras's running loss mean and its sample count
+    # (`PerStepMean`). Resetting the metrics at every learning rate instead costs a full state sync
+    # per step on JAX (2.2x the fit, measured: BENCHMARKS.md); on TensorFlow and JAX the compiled
+    # step reports the count (no read of its own, no sync), the mean comes from `logs`.
 
     def on_epoch_begin(self, epoch, logs=None):
         self._last_end = -1
-        self._mark = (0.0, 0.0)  # Keras resets its metrics at every epoch's start
+        self._per_step.restart()  # Keras resets its metrics at every epoch's start
 
     def on_train_batch_end(self, batch, logs=None):
         if self._sweep >= self.n_wd:
@@ -329,11 +269,10 @@ class LrRangeTest(keras.callbacks.Callback):
         self._last_end = batch
         if self._batches_in_step < self.batches_per_step:
             if self._epoch_steps is None or batch == self._epoch_steps - 1:
-                self._add_piece(logs["loss"])  # the epoch may end here; its metrics restart next one
+                self._add_losses(logs)  # the epoch may end here; its metrics restart next one
             return
-        self._add_piece(logs["loss"])
-        total, count = self._piece
-        loss = total / count if count else math.nan
+        self._add_losses(logs)
+        loss = self._per_step.take()
         step = self._step
         self.loss[step, self._sweep] = loss
         if self.validation_data is not None:
@@ -343,21 +282,16 @@ class LrRangeTest(keras.callbacks.Callback):
         diverged = not math.isfinite(loss) or loss > self.threshold_multiplier * self._best
         self._step += 1
         self._batches_in_step = 0
-        self._piece = (0.0, 0.0)
         if diverged or self._step == self.steps:
             self._end_sweep(diverged)
 
-    def _add_piece(self, mean):
-        """Adds the loss sums since the last mark to the current learning rate's."""
-        count = self._loss_count.read()  # never through `self.model`: on JAX that syncs it all
-        sums = (mean * count, count)
-        total, count = self._piece
-        self._piece = (total + sums[0] - self._mark[0], count + sums[1] - self._mark[1])
-        self._mark = sums
+    def _add_losses(self, logs):
+        # The count never through `self.model`: on JAX that syncs the whole state.
+        self._per_step.add(logs["loss"], self._loss_count.read())
 
     def _restart_running_mean(self):
         self.model.reset_metrics()
-        self._mark = (0.0, 0.0)
+        self._per_step.restart()
 
     def on_train_end(self, logs=None):
         if self._sweep < self.n_wd:
@@ -395,7 +329,7 @@ class LrRangeTest(keras.callbacks.Callback):
             how = "stopped early" if diverged else "done"
             sys.stdout.write(f"LrRangeTest sweep {self._sweep + 1}/{self.n_wd}{wd}: {how}\n")
         self._sweep += 1
-        self._step, self._batches_in_step, self._piece, self._best = 0, 0, (0.0, 0.0), math.inf
+        self._step, self._batches_in_step, self._best = 0, 0, math.inf
         self._state.restore(self.model)  # through `self.model`: on JAX, the state is synced here
         # The running mean starts afresh: a diverged sweep's losses must not swamp the next one's.
         self._restart_running_mean()
@@ -482,7 +416,7 @@ def _check_validation_data(validation_data):
 
 
 def lr_find(model, x, y=None, *, batch_size=None, callbacks=None, verbose=0, **range_test_kwargs):
-    """Runs a learning-rate range test in one call and returns the finished `LrRangeTest`.
+    """Runs a learning-rate range test in one call and returns what it found, a `RangeTestResult`.
 
     The model is restored in a `finally`: after an exception or Ctrl-C mid-test, its weights and its
     optimizer's variables are exactly as they were.
@@ -506,7 +440,7 @@ def lr_find(model, x, y=None, *, batch_size=None, callbacks=None, verbose=0, **r
         **range_test_kwargs: The arguments of `LrRangeTest`.
 
     Returns:
-        The `LrRangeTest`, with its `lr`, `loss` and `val_loss` filled.
+        A `RangeTestResult`: `lr`, `loss`, `val_loss`, `wd_list`, and `suggest`, `best_wd`, `plot`.
 
     Raises:
         ValueError, TypeError: for an argument of `LrRangeTest` outside its range, a model that is not
@@ -527,4 +461,4 @@ def lr_find(model, x, y=None, *, batch_size=None, callbacks=None, verbose=0, **r
         )
     finally:
         test.restore()  # on_train_end does not run when fit raises
-    return test
+    return test.result

@@ -1,0 +1,173 @@
+"""What a learning-rate range test found, and what to make of it: `RangeTestResult`.
+
+No Keras here: a result is its arrays (`lr`, `loss`, `val_loss`, `wd_list`) and pure functions of
+them (the suggestion rules of `suggest`, the weight-decay choice, the plot), so it can be built from
+saved arrays and tested without training.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from keras_one_cycle_clr import _checks, suggest
+
+
+class RangeTestResult:
+    """The losses of a range test, one column per weight decay, and the choices read from them.
+
+    Example:
+
+    >>> import numpy as np
+    >>> lr = np.geomspace(1e-4, 1, 20)
+    >>> loss = np.stack([2 - np.log10(lr) ** 2 / 8 + (lr > 0.3), 2.1 - np.log10(lr) ** 2 / 8], 1)
+    >>> result = RangeTestResult(lr, loss, wd_list=[0.0, 1e-3])
+    >>> result.sweep_labels, result.best_wd
+    (['wd=0', 'wd=0.001'], 0.0)
+
+    Args:
+        lr: A 1-D array: the learning rates, increasing.
+        loss: An array `(len(lr), n_wd)`: `loss[i, j]` is the mean training loss at `lr[i]` under
+            `wd_list[j]`; NaN where the sweep never got.
+        val_loss: The same for the validation loss, or None.
+        wd_list: The weight decays, one per column, or () for one sweep without a grid.
+    """
+
+    def __init__(self, lr, loss, val_loss=None, wd_list=()):
+        self.lr = np.asarray(lr)
+        self.loss = None if loss is None else np.asarray(loss, dtype=np.float64)
+        self.val_loss = None if val_loss is None else np.asarray(val_loss, dtype=np.float64)
+        self.wd_list = tuple(wd_list)
+
+    @property
+    def n_wd(self):
+        """The number of sweeps: one per weight decay, or one without a grid."""
+        return max(1, len(self.wd_list))
+
+    @property
+    def sweep_labels(self):
+        """One label per sweep: `"wd=..."`, or `"loss"` without a weight-decay grid."""
+        return [f"wd={wd:g}" for wd in self.wd_list] or ["loss"]
+
+    def losses(self, set="train"):
+        """The loss array of `set` (`"train"` or `"valid"`)."""
+        _checks.check_choice("set", set, ("train", "valid"))
+        if self.loss is None:
+            msg = "The range test has not run yet: fit a model with it as a callback, or use lr_find."
+            raise ValueError(msg)
+        if set == "valid":
+            if self.val_loss is None:
+                msg = "Argument `set` can be 'valid' only with validation_data. Received: set='valid'"
+                raise ValueError(msg)
+            return self.val_loss
+        return self.loss
+
+    @property
+    def best_wd(self):
+        """The weight decay whose sweep reached the lowest smoothed loss (validation loss if given).
+
+        None without a weight-decay grid.
+        """
+        if not self.wd_list:
+            return None
+        losses = self.losses("valid" if self.val_loss is not None else "train")
+        lowest = [np.nanmin(suggest.smooth(losses[:, j]), initial=np.inf) for j in range(self.n_wd)]
+        return self.wd_list[int(np.argmin(lowest))]
+
+    def suggest(self, method="valley", set="train", **rule_kwargs):
+        """A learning rate suggested from the smoothed loss of the best weight decay's sweep.
+
+        As in fastai, the rule sees the smoothed loss without its first `len(lr) // 10` and its last
+        5 reached steps (see `suggest.trim`).
+
+        Args:
+            method: `"valley"` (fastai's default), `"steepest"` (steepest descent against log lr),
+                `"minimum"` (a tenth of the lr at the lowest loss) or `"slide"`. Defaults to
+                `"valley"`. These are rules for a constant learning rate; for a one-cycle peak use
+                `OneCycle.from_range_test`.
+            set: `"train"` or `"valid"`. Defaults to `"train"`.
+            **rule_kwargs: Passed to the rule, e.g. `divisor=` for `"minimum"`.
+
+        Returns:
+            A Python float.
+        """
+        rule = suggest.RULES[_checks.check_choice("method", method, tuple(suggest.RULES))]
+        losses = self.losses(set)
+        column = 0 if self.best_wd is None else self.wd_list.index(self.best_wd)
+        lrs, smoothed = suggest.trim(self.lr, suggest.smooth(losses[:, column]), len(self.lr) // 10)
+        return rule(lrs, smoothed, **rule_kwargs)
+
+    def plot(
+        self, set="train", x_scale="log", y_scale="linear", ma=True, window=5, mark=None, mark_label=None
+    ):
+        """Plots loss against learning rate, one curve per weight decay; returns the Figure.
+
+        Args:
+            set: `"train"` or `"valid"`. Defaults to `"train"`.
+            x_scale: matplotlib scale of the lr axis. Defaults to `"log"`.
+            y_scale: matplotlib scale of the loss axis. Defaults to `"linear"`.
+            ma: A Python bool: draw a trailing moving average of `window` steps. Defaults to True.
+            window: A Python int >= 1. Defaults to 5.
+            mark: A learning rate > 0 to mark with a vertical line, e.g. a one-cycle peak. Defaults to
+                the `"valley"` suggestion.
+            mark_label: Its legend label. Defaults to "suggested lr ...".
+        """
+        from keras_one_cycle_clr import plot
+
+        losses = self.losses(set)
+        ma = _checks.check_bool("ma", ma)
+        if mark is not None:
+            mark = _checks.check_positive("mark", mark)
+        return plot.plot_range_test(
+            self.lr,
+            losses,
+            self.sweep_labels,
+            suggestion=self.suggest(set=set) if mark is None else mark,
+            suggestion_label=mark_label,
+            window=_checks.check_count("window", window) if ma else None,
+            x_scale=x_scale,
+            y_scale=y_scale,
+            ylabel="validation loss" if set == "valid" else "training loss",
+        )
+
+
+class PerStepMean:
+    """The mean loss of each learning rate's batches, from Keras's running loss mean.
+
+    Keras's running loss is a `Mean` of batch losses weighted by batch size since it was last
+    reset; with its sample count, `mean x count` is a running sum. Differences of the sums across
+    a learning rate's batches give its sample-weighted mean exactly, also for a short batch.
+    Precision: float32 sums, about 1e-7 x (the sum since the reset / the learning rate's own sum),
+    relative.
+
+    Example:
+
+    >>> per_step = PerStepMean()
+    >>> per_step.add(running_mean=2.0, count=4)   # a batch of 4 at loss 2
+    >>> per_step.add(running_mean=1.5, count=8)   # then a batch of 4 at loss 1
+    >>> per_step.take()                            # that learning rate's mean
+    1.5
+    >>> per_step.add(running_mean=1.25, count=12)  # the next learning rate: a batch at 0.75
+    >>> per_step.take()
+    0.75
+    """
+
+    def __init__(self):
+        self._mark = (0.0, 0.0)  # (sum, count) of the running mean when last read
+        self._piece = (0.0, 0.0)  # (sum, count) of the current learning rate so far
+
+    def restart(self):
+        """The running mean restarted (Keras resets it at every epoch's start; so does a sweep)."""
+        self._mark = (0.0, 0.0)
+
+    def add(self, running_mean, count):
+        """Adds what the running mean gained since the last call to the current learning rate."""
+        sums = (running_mean * count, count)
+        total, samples = self._piece
+        self._piece = (total + sums[0] - self._mark[0], samples + sums[1] - self._mark[1])
+        self._mark = sums
+
+    def take(self):
+        """The current learning rate's mean loss (NaN without samples); the next one starts."""
+        total, samples = self._piece
+        self._piece = (0.0, 0.0)
+        return total / samples if samples else float("nan")

@@ -1,0 +1,46 @@
+"""RangeTestResult and PerStepMean: the range test's results and loss arithmetic, without Keras."""
+
+import numpy as np
+import pytest
+
+from keras_one_cycle_clr import suggest
+from keras_one_cycle_clr.range_test_result import PerStepMean, RangeTestResult
+
+LR = np.geomspace(1e-4, 1.0, 40)
+BOWL = 1.0 + (np.log10(LR) + 1.5) ** 2  # lowest at lr = 10**-1.5
+
+
+def test_the_best_weight_decay_is_the_sweep_with_the_lowest_smoothed_loss():
+    result = RangeTestResult(LR, np.stack([BOWL + 0.2, BOWL, BOWL + 0.1], 1), wd_list=[0.0, 1e-4, 1e-3])
+    assert result.best_wd == 1e-4
+    assert result.sweep_labels == ["wd=0", "wd=0.0001", "wd=0.001"]
+    # The suggestion reads the best sweep's curve, as the rule does on its own.
+    expected = suggest.minimum(*suggest.trim(LR, suggest.smooth(BOWL), len(LR) // 10))
+    assert result.suggest("minimum") == pytest.approx(expected)
+
+
+def test_without_a_grid_there_is_one_sweep_and_no_weight_decay_to_choose():
+    result = RangeTestResult(LR, BOWL[:, None])
+    assert (result.n_wd, result.sweep_labels, result.best_wd) == (1, ["loss"], None)
+
+
+def test_validation_losses_are_asked_for_by_name_and_refused_without_them():
+    result = RangeTestResult(LR, BOWL[:, None])
+    with pytest.raises(ValueError, match="only with validation_data"):
+        result.suggest(set="valid")
+    with pytest.raises(ValueError, match="has not run yet"):
+        RangeTestResult(LR, None).suggest()
+
+
+def test_per_step_means_weigh_batches_by_their_samples_across_restarts():
+    per_step = PerStepMean()
+    # lr 0: batches of 4 at 2.0 and 2 at 5.0 (a short one): (8 + 10) / 6 = 3.
+    per_step.add(running_mean=2.0, count=4)
+    per_step.add(running_mean=(8 + 10) / 6, count=6)
+    assert per_step.take() == pytest.approx(3.0)
+    # lr 1 spans an epoch's end, where Keras restarts its running mean: 4 at 1.0, then 4 at 3.0.
+    per_step.add(running_mean=(18 + 4) / 10, count=10)
+    per_step.restart()
+    per_step.add(running_mean=3.0, count=4)
+    assert per_step.take() == pytest.approx(2.0)
+    assert np.isnan(per_step.take())  # nothing since
