@@ -243,12 +243,14 @@ def test_plot_draws_one_smoothed_curve_per_weight_decay_and_marks_the_suggestion
         test.plot(set="valid")
 
 
-def test_one_cycle_from_range_test_peaks_at_a_sixth_of_the_best_lr():
+def test_one_cycle_from_range_test_peaks_at_the_best_lr_over_the_divisor():
+    from keras_one_cycle_clr.range_test_result import ONE_CYCLE_PEAK_DIVISOR
+
     model = one_weight_model(keras.optimizers.SGD(0.01, momentum=0.9))
     test = kclr.lr_find(model, X, Y, batch_size=BATCH, lr_range=(1e-4, 3.0), steps=30, batches_per_step=1)
     ocp = kclr.OneCycle.from_range_test(test, momentum_range=(0.95, 0.85), phase_one_fraction=0.25)
     lrs, smoothed = suggest.trim(test.lr, suggest.smooth(test.loss[:, 0]), skip_start=3)
-    peak = lrs[np.argmin(smoothed)] / 6
+    peak = lrs[np.argmin(smoothed)] / ONE_CYCLE_PEAK_DIVISOR
     assert ocp.lr_range == pytest.approx((peak / 25, peak))
     assert ocp.momentum_range == (0.95, 0.85)
     assert ocp.phase_one_fraction == 0.25

@@ -15,6 +15,7 @@ from keras_one_cycle_clr.history import (
 from keras_one_cycle_clr.range_test import LrRangeTest, lr_find
 from keras_one_cycle_clr.range_test_result import RangeTestResult
 from keras_one_cycle_clr.schedules import CyclicSchedule, OneCycleSchedule
+from keras_one_cycle_clr.workflow import fit_one_cycle
 
 __all__ = [
     "CLR",
@@ -25,6 +26,7 @@ __all__ = [
     "RangeTestResult",
     "concatenate_history",
     "cuda_release_memory",
+    "fit_one_cycle",
     "load_history_from_csv",
     "lr_find",
     "moving_window_avg",

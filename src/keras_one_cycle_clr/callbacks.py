@@ -17,10 +17,7 @@ import numpy as np
 
 from keras_one_cycle_clr import _checks, _data, hyperparams, schedules
 from keras_one_cycle_clr.range_test import LrRangeTest
-from keras_one_cycle_clr.range_test_result import RangeTestResult
-
-# Measured, not borrowed: see OneCycle.from_range_test and bench/quality.py.
-ONE_CYCLE_PEAK_DIVISOR = 6.0
+from keras_one_cycle_clr.range_test_result import ONE_CYCLE_PEAK_DIVISOR, RangeTestResult
 
 
 class _PolicyCallback(keras.callbacks.Callback):
@@ -296,15 +293,13 @@ class OneCycle(_PolicyCallback):
             _checks.fail("phase_one_fraction", "in (0, 0.5) when three_phase=True", phase_one_fraction)
 
     @classmethod
-    def from_range_test(cls, lrrt, divisor=ONE_CYCLE_PEAK_DIVISOR, div_factor=25.0, set="train", **kwargs):
+    def from_range_test(cls, lrrt, divisor=None, div_factor=25.0, set=None, **kwargs):
         """A OneCycle whose `lr_range` a finished range test chooses.
 
-        One cycle tolerates a larger peak than a constant rate: the peak is the learning rate at the
-        lowest smoothed loss divided by `divisor` (6), rather than fastai's 10 for a constant rate, and
-        the cycle starts at `peak / div_factor`. On scikit-learn's digits (bench/quality.py, 10 seeds,
-        8 epochs) this rule reached the best mean accuracy of a grid over the peak (97.8%), level with
-        the best of fastai's four rules and 1.5 points above fastai's default, `valley`. Use the test's
-        `best_wd` as the optimizer's `weight_decay`.
+        The peak is `lrrt.choose_one_cycle(divisor, set).peak` (see `RangeTestResult.choose_one_cycle`:
+        the learning rate at the lowest smoothed loss divided by `divisor`), and the cycle starts at
+        `peak / div_factor`. Use the same choice's `weight_decay` as the optimizer's, or let
+        `fit_one_cycle` do all of it.
 
         Example:
 
@@ -315,23 +310,24 @@ class OneCycle(_PolicyCallback):
         >>> x, y = np.random.rand(256, 4), np.random.rand(256, 1)
         >>> lrrt = kclr.lr_find(model, x, y, lr_range=(1e-4, 10), steps=40)
         >>> ocp = kclr.OneCycle.from_range_test(lrrt, momentum_range=(0.95, 0.85))
-        >>> ocp.lr_range[1] == lrrt.suggest("minimum", divisor=6)
+        >>> ocp.lr_range[1] == lrrt.choose_one_cycle().peak
         True
 
         Args:
             lrrt: What a finished range test found: `lr_find`'s `RangeTestResult`, or an
                 `LrRangeTest` that ran in a `fit`.
-            divisor: A Python float >= 1. Defaults to 6.
+            divisor: A Python float >= 1, or None for `ONE_CYCLE_PEAK_DIVISOR`. Defaults to None.
             div_factor: A Python float > 1: the start of the cycle is `peak / div_factor`. Defaults
                 to 25, PyTorch's `OneCycleLR` default.
-            set: `"train"` or `"valid"`: the loss the rule reads. Defaults to `"train"`.
+            set: `"train"`, `"valid"` or None: the loss that chooses the weight decay (None: the
+                validation loss when there is some). Defaults to None.
             **kwargs: The other arguments of `OneCycle`.
 
         Returns:
             A `OneCycle`.
 
         Raises:
-            ValueError, TypeError: for an `lrrt` that is not a finished `LrRangeTest`, or an argument
+            ValueError, TypeError: for an `lrrt` that is not a finished range test, or an argument
                 outside the ranges above.
         """
         if isinstance(lrrt, LrRangeTest):
@@ -341,8 +337,10 @@ class OneCycle(_PolicyCallback):
         if lrrt.loss is None:
             _checks.fail("lrrt", "a range test that has run (lr_find, or a fit with it as a callback)", lrrt)
         div_factor = _checks.check_number("div_factor", div_factor, low=1.0, low_inclusive=False)
-        peak = lrrt.suggest("minimum", set=set, divisor=divisor)
-        return cls(lr_range=(peak / div_factor, peak), **kwargs)
+        if set is not None:
+            _checks.check_choice("set", set, ("train", "valid"))
+        choice = lrrt.choose_one_cycle(ONE_CYCLE_PEAK_DIVISOR if divisor is None else divisor, set)
+        return cls(lr_range=(choice.peak / div_factor, choice.peak), **kwargs)
 
     def _build_schedules(self, total_steps):
         shape = {

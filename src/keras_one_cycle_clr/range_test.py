@@ -11,6 +11,7 @@ written.
 
 from __future__ import annotations
 
+import inspect
 import math
 import sys
 import warnings
@@ -415,11 +416,29 @@ def _check_validation_data(validation_data):
     return x_val, y_val
 
 
-def lr_find(model, x, y=None, *, batch_size=None, callbacks=None, verbose=0, **range_test_kwargs):
+def lr_find(
+    model,
+    x,
+    y=None,
+    *,
+    batch_size=None,
+    callbacks=None,
+    verbose=0,
+    sample_weight=None,
+    class_weight=None,
+    shuffle=True,
+    steps_per_epoch=None,
+    validation_split=0.0,
+    **range_test_kwargs,
+):
     """Runs a learning-rate range test in one call and returns what it found, a `RangeTestResult`.
 
-    The model is restored in a `finally`: after an exception or Ctrl-C mid-test, its weights and its
-    optimizer's variables are exactly as they were.
+    It takes the data as `model.fit` does (arrays, `tf.data`, `PyDataset`, `DataLoader`, with
+    `sample_weight`, `class_weight`, `shuffle`, and `steps_per_epoch` for a repeated dataset) and
+    the arguments of `LrRangeTest`. `validation_split` carves the last fraction of array inputs
+    off, as `fit` does, and uses it as the range test's `validation_data`. The model is restored in
+    a `finally`: after an exception or Ctrl-C mid-test, its weights and its optimizer's variables are
+    exactly as they were.
 
     Example:
 
@@ -434,17 +453,20 @@ def lr_find(model, x, y=None, *, batch_size=None, callbacks=None, verbose=0, **r
     Args:
         model: A compiled Keras model.
         x, y: The training data, as for `model.fit`.
-        batch_size: As for `model.fit`.
+        batch_size, sample_weight, class_weight, shuffle, steps_per_epoch: As for `model.fit`.
         callbacks: More callbacks for the fit, or None.
         verbose: `fit`'s verbosity. Defaults to 0.
+        validation_split: A Python float in [0, 1): the last fraction of array inputs becomes the
+            range test's `validation_data`. Defaults to 0.
         **range_test_kwargs: The arguments of `LrRangeTest`.
 
     Returns:
         A `RangeTestResult`: `lr`, `loss`, `val_loss`, `wd_list`, and `suggest`, `best_wd`, `plot`.
 
     Raises:
-        ValueError, TypeError: for an argument of `LrRangeTest` outside its range, a model that is not
-            compiled, or an `x` of unknown length, before any training.
+        ValueError, TypeError: for an argument of `LrRangeTest` outside its range, an argument neither
+            `fit` nor `LrRangeTest` takes, a model that is not compiled, or an `x` of unknown length
+            without `steps_per_epoch`, before any training.
     """
     if not isinstance(model, keras.Model) or getattr(model, "optimizer", None) is None:
         _checks.fail("model", "a compiled keras.Model", model, TypeError)
@@ -453,12 +475,55 @@ def lr_find(model, x, y=None, *, batch_size=None, callbacks=None, verbose=0, **r
         or not all(isinstance(callback, keras.callbacks.Callback) for callback in callbacks)
     ):
         _checks.fail("callbacks", "a list of keras.callbacks.Callback, or None", callbacks, TypeError)
+    unknown = sorted(set(range_test_kwargs) - set(inspect.signature(LrRangeTest).parameters))
+    if unknown:
+        msg = (
+            f"lr_find() got an unexpected keyword argument `{unknown[0]}`. It takes the data "
+            "arguments of model.fit and the arguments of LrRangeTest."
+        )
+        raise TypeError(msg)
+    x, y, sample_weight, split_off = _split_for_validation(x, y, sample_weight, validation_split)
+    if split_off is not None:
+        if range_test_kwargs.get("validation_data") is not None:
+            msg = "Pass `validation_split` or `validation_data` to lr_find, not both."
+            raise ValueError(msg)
+        range_test_kwargs["validation_data"] = split_off
     test = LrRangeTest(**range_test_kwargs)
-    epochs = math.ceil(test.batches_needed / _data.steps_per_epoch(x, batch_size, name="x"))
+    if steps_per_epoch is None:
+        batches = _data.steps_per_epoch(x, batch_size, name="x")
+    else:
+        batches = _checks.check_count("steps_per_epoch", steps_per_epoch)
+    epochs = math.ceil(test.batches_needed / batches)
     try:
         model.fit(
-            x, y, batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=[test, *(callbacks or [])]
+            x,
+            y,
+            batch_size=batch_size,
+            epochs=epochs,
+            verbose=verbose,
+            callbacks=[test, *(callbacks or [])],
+            sample_weight=sample_weight,
+            class_weight=class_weight,
+            shuffle=shuffle,
+            steps_per_epoch=steps_per_epoch,
         )
     finally:
         test.restore()  # on_train_end does not run when fit raises
     return test.result
+
+
+def _split_for_validation(x, y, sample_weight, validation_split):
+    """`(x, y, sample_weight, (x_val, y_val) or None)`: the last `validation_split` of arrays off,
+    at the row where Keras's own `fit(validation_split=...)` cuts."""
+    split = _checks.check_number(
+        "validation_split", validation_split, low=0.0, high=1.0, high_inclusive=False
+    )
+    if split == 0.0:
+        return x, y, sample_weight, None
+    if not (hasattr(x, "shape") and hasattr(y, "shape")):
+        _checks.fail("validation_split", "0 unless x and y are arrays", validation_split)
+    cut = math.floor(len(x) * (1.0 - split))
+    if cut < 1 or cut == len(x):
+        _checks.fail("validation_split", f"a fraction leaving samples on both sides of {len(x)}", split)
+    weights = None if sample_weight is None else sample_weight[:cut]
+    return x[:cut], y[:cut], weights, (x[cut:], y[cut:])

@@ -7,9 +7,37 @@ saved arrays and tested without training.
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import numpy as np
 
 from keras_one_cycle_clr import _checks, suggest
+
+# Fitted on the "tune" half of bench/tasks.py, checked on the other half (BENCHMARKS.md, section 4).
+ONE_CYCLE_PEAK_DIVISOR = 3.0
+# How far apart two sweeps' lowest smoothed losses must be, in standard deviations of that
+# difference, before the lower one counts as better.
+WD_NOISE_SIGMAS = 2.0
+_SMOOTHING = 0.98  # suggest.smooth's beta
+
+
+@dataclasses.dataclass(frozen=True)
+class OneCycleChoice:
+    """What a range test chose for one cycle: the peak, the weight decay, and how sure it was.
+
+    Attributes:
+        peak: The peak learning rate.
+        weight_decay: The weight decay, or None without a grid (keep the optimizer's own).
+        weight_decays_tied: The weight decays whose sweeps were within noise of the lowest; the
+            choice among them is the rule's, not the data's, when there is more than one.
+        reason: One sentence saying how both were chosen.
+    """
+
+    peak: float
+    weight_decay: float | None
+    weight_decays_tied: tuple
+    reason: str
 
 
 class RangeTestResult:
@@ -72,6 +100,75 @@ class RangeTestResult:
         losses = self.losses("valid" if self.val_loss is not None else "train")
         lowest = [np.nanmin(suggest.smooth(losses[:, j]), initial=np.inf) for j in range(self.n_wd)]
         return self.wd_list[int(np.argmin(lowest))]
+
+    def choose_one_cycle(self, divisor=ONE_CYCLE_PEAK_DIVISOR, set=None):
+        """The one-cycle peak and weight decay this range test points to, knowing its noise.
+
+        The rule:
+
+        1. For every sweep, the lowest loss of its smoothed curve (validation loss when there is
+           some, else training loss), and the noise of that lowest point: the sweep's per-step
+           scatter (a robust standard deviation of its step-to-step differences over the first half
+           of the sweep, where the learning rate is too small to move the loss) times the share of
+           it that the smoothing lets through.
+        2. The weight decays whose lowest loss is within `WD_NOISE_SIGMAS` standard deviations of
+           the best one are tied: the data cannot tell them apart. Among them, the largest is
+           chosen (regularization that costs no loss the range test can see); a single one is
+           chosen because it is lower.
+        3. The peak is the learning rate at the lowest point of the tied sweeps' mean smoothed
+           training loss (trimmed as fastai's rules see it, `suggest.trim`), divided by
+           `divisor`: one cycle tolerates a larger peak than a constant rate (fastai's `minimum`
+           divides by 10), but the curve's minimum is already past the best
+           (`ONE_CYCLE_PEAK_DIVISOR`, fitted on bench/tasks.py).
+
+        Example:
+
+        >>> import numpy as np
+        >>> lr = np.geomspace(1e-4, 1, 50)
+        >>> bowl = 1 + (np.log10(lr) + 1) ** 2
+        >>> noisy = bowl[:, None] + np.random.default_rng(0).normal(0, 0.01, (50, 2))
+        >>> choice = RangeTestResult(lr, noisy, wd_list=[0.0, 1e-3]).choose_one_cycle()
+        >>> choice.weight_decay, choice.weight_decays_tied
+        (0.001, (0.0, 0.001))
+
+        Args:
+            divisor: A Python float >= 1. Defaults to `ONE_CYCLE_PEAK_DIVISOR`.
+            set: `"train"` or `"valid"`: the loss that chooses the weight decay. Defaults to the
+                validation loss when there is some.
+
+        Returns:
+            A `OneCycleChoice`.
+        """
+        divisor = _checks.check_number("divisor", divisor, low=1.0)
+        if set is None:
+            set = "valid" if self.val_loss is not None else "train"
+        losses = self.losses(set)
+        smoothed = np.stack([suggest.smooth(losses[:, j], _SMOOTHING) for j in range(self.n_wd)], 1)
+        lowest = np.array([np.nanmin(c) if np.isfinite(c).any() else np.inf for c in smoothed.T])
+        noise = np.array([_lowest_point_noise(losses[:, j]) for j in range(self.n_wd)])
+        best = int(np.argmin(lowest))
+        spread = WD_NOISE_SIGMAS * np.sqrt(noise**2 + noise[best] ** 2)
+        tied = [j for j in range(self.n_wd) if lowest[j] <= lowest[best] + spread[j]]
+        if self.wd_list:
+            chosen = max(tied, key=lambda j: self.wd_list[j])
+            weight_decay = self.wd_list[chosen]
+            tied_wds = tuple(sorted(self.wd_list[j] for j in tied))
+        else:
+            chosen, weight_decay, tied_wds = 0, None, ()
+        train = np.stack([suggest.smooth(self.losses("train")[:, j], _SMOOTHING) for j in tied], 1)
+        reached = np.isfinite(train).all(axis=1)
+        curve = np.where(reached, train.mean(axis=1), np.nan) if reached.sum() >= 2 else train[:, 0]
+        lrs, curve = suggest.trim(self.lr, curve, len(self.lr) // 10)  # as fastai's rules see it
+        at_lowest = float(lrs[int(np.argmin(curve))])
+        peak = at_lowest / divisor
+        if not self.wd_list:
+            how = "no weight-decay grid"
+        elif len(tied) > 1:
+            how = f"weight decays {list(tied_wds)} within noise of each other: the largest"
+        else:
+            how = f"weight decay {weight_decay:g} lowest beyond noise"
+        reason = f"peak = lr at the lowest smoothed loss ({at_lowest:.3g}) / {divisor:g}; {how}"
+        return OneCycleChoice(float(peak), weight_decay, tied_wds, reason)
 
     def suggest(self, method="valley", set="train", **rule_kwargs):
         """A learning rate suggested from the smoothed loss of the best weight decay's sweep.
@@ -171,3 +268,19 @@ class PerStepMean:
         total, samples = self._piece
         self._piece = (0.0, 0.0)
         return total / samples if samples else float("nan")
+
+
+def _lowest_point_noise(losses):
+    """The standard deviation of a smoothed curve's value from one sweep's per-step scatter.
+
+    The scatter is a robust standard deviation of the step-to-step differences over the first half
+    of the reached steps (`1.4826 x median |diff| / sqrt(2)`); the debiased exponential smoothing
+    of `suggest.smooth` lets through `sqrt((1 - beta) / (1 + beta))` of it at its steady state.
+    """
+    reached = np.asarray(losses, dtype=np.float64)
+    reached = reached[np.isfinite(reached)]
+    half = reached[: max(3, len(reached) // 2)]
+    if len(half) < 3:
+        return math.inf
+    scatter = 1.4826 * float(np.median(np.abs(np.diff(half)))) / math.sqrt(2.0)
+    return scatter * math.sqrt((1 - _SMOOTHING) / (1 + _SMOOTHING))

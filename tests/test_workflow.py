@@ -1,0 +1,108 @@
+"""fit_one_cycle and the widened lr_find: the range test, its choice and one cycle, in one call."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_one_cycle_clr as kclr
+from keras_one_cycle_clr.range_test_result import RangeTestResult
+
+RNG = np.random.default_rng(0)
+X = RNG.normal(size=(192, 6)).astype("float32")
+Y = (X[:, :3].sum(axis=1) > 0).astype("int32")
+BATCH = 16
+RANGE_TEST = {"steps": 12, "batches_per_step": 1, "lr_range": (1e-4, 3.0)}
+
+
+def model_and_state(weight_decay=None):
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential(
+        [keras.Input((6,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2)]
+    )
+    optimizer = keras.optimizers.SGD(0.01, momentum=0.9, weight_decay=weight_decay)
+    model.compile(optimizer, keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    optimizer.build(model.trainable_variables)
+    return model, [w.copy() for w in model.get_weights()]
+
+
+def test_with_nothing_given_a_range_test_chooses_the_peak_and_weight_decay_and_one_cycle_trains():
+    model, _ = model_and_state()
+    history = kclr.fit_one_cycle(model, X, Y, epochs=2, batch_size=BATCH, verbose=0, range_test=RANGE_TEST)
+    choice = history.one_cycle_choice
+    assert isinstance(history.range_test, RangeTestResult)
+    assert history.range_test.loss.shape == (12, 4)  # the default weight-decay grid
+    assert choice.weight_decay in history.range_test.wd_list
+    assert choice.peak == pytest.approx(history.range_test.choose_one_cycle().peak)
+    assert model.optimizer.weight_decay == choice.weight_decay or not choice.weight_decay
+    # The cycle peaked where the choice says: the largest learning rate the fit logged.
+    assert max(history.history["learning_rate"]) <= choice.peak * (1 + 1e-6)
+    assert int(model.optimizer.iterations.numpy()) == 2 * len(X) // BATCH  # the range test left no steps
+
+
+def test_given_values_skip_the_range_test():
+    model, _ = model_and_state()
+    history = kclr.fit_one_cycle(
+        model, X, Y, epochs=1, lr_max=0.05, weight_decay=1e-3, batch_size=BATCH, verbose=0
+    )
+    assert history.range_test is None
+    assert history.one_cycle_choice is None
+    assert model.optimizer.weight_decay == 1e-3
+    assert history.params["lr_max"] == 0.05
+
+
+def test_lr_find_takes_fits_data_arguments_and_restores_the_model():
+    model, before = model_and_state()
+    weights = np.where(Y == 1, 2.0, 0.5)
+    result = kclr.lr_find(
+        model,
+        X,
+        Y,
+        batch_size=BATCH,
+        sample_weight=weights,
+        class_weight=None,
+        shuffle=False,
+        validation_split=0.25,
+        **RANGE_TEST,
+    )
+    assert result.val_loss.shape == (12, 1)
+    assert np.isfinite(result.val_loss).all()
+    for a, b in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with_class_weight = kclr.lr_find(
+        model, X, Y, batch_size=BATCH, class_weight={0: 1.0, 1: 3.0}, **RANGE_TEST
+    )
+    plain = kclr.lr_find(model, X, Y, batch_size=BATCH, shuffle=False, **RANGE_TEST)
+    assert not np.allclose(with_class_weight.loss, plain.loss)  # the class weights counted
+
+
+def test_a_repeated_dataset_runs_with_steps_per_epoch():
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("tf.data")
+    import tensorflow as tf
+
+    model, _ = model_and_state()
+    dataset = tf.data.Dataset.from_tensor_slices((X, Y)).batch(BATCH).repeat()
+    result = kclr.lr_find(model, dataset, steps_per_epoch=5, **RANGE_TEST)
+    assert np.isfinite(result.loss).all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "words"),
+    [
+        ({"epochs": 0}, ValueError, "`epochs`"),
+        ({"epochs": 1, "lr_max": -1.0}, ValueError, "`lr_max`"),
+        ({"epochs": 1, "weight_decay": -1.0}, ValueError, "`weight_decay`"),
+        ({"epochs": 1, "momentum_range": (0.95, 1.5)}, ValueError, "`momentum_range[1]`"),
+        ({"epochs": 1, "range_test": [1]}, TypeError, "`range_test`"),
+        ({"epochs": 1, "range_test": {"stpes": 3}}, TypeError, "stpes"),
+        ({"epochs": 1, "bacth_size": 3}, TypeError, "bacth_size"),
+    ],
+    ids=["epochs", "lr_max", "weight_decay", "momentum", "range_test-type", "range_test-name", "fit-name"],
+)
+def test_bad_arguments_are_named_before_any_training(kwargs, error, words):
+    model, before = model_and_state()
+    with pytest.raises(error, match=words.replace("[", r"\[").replace("]", r"\]")):
+        kclr.fit_one_cycle(model, X, Y, verbose=0, **kwargs)
+    for a, b in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert int(model.optimizer.iterations.numpy()) == 0
