@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from keras_one_cycle_clr import suggest
-from keras_one_cycle_clr.range_test_result import PerStepMean, RangeTestResult
+from keras_one_cycle_clr.range_test_result import PerStepMean, RangeTestResult, sweep_diverged
 
 LR = np.geomspace(1e-4, 1.0, 40)
 BOWL = 1.0 + (np.log10(LR) + 1.5) ** 2  # lowest at lr = 10**-1.5
@@ -44,3 +44,31 @@ def test_per_step_means_weigh_batches_by_their_samples_across_restarts():
     per_step.add(running_mean=3.0, count=4)
     assert per_step.take() == pytest.approx(2.0)
     assert np.isnan(per_step.take())  # nothing since
+
+
+def test_no_suggestion_lies_past_the_lowest_loss():
+    # A curve that falls gently to its lowest point, then rises, with one batch far below the rest on
+    # the rising side: the steepest smoothed descent is there, past the lowest loss.
+    lr = np.geomspace(1e-4, 10, 60)
+    loss = np.where(lr < 1e-2, 2.0 - 0.1 * np.log10(lr / 1e-4), 1.8 + 0.5 * np.log10(lr / 1e-2))
+    loss[45] -= 6.0
+    result = RangeTestResult(lr, loss[:, None])
+    lrs, smoothed = suggest.trim(lr, suggest.smooth(loss), len(lr) // 10)
+    at_lowest = lrs[np.argmin(smoothed)]
+    for method in suggest.RULES:
+        assert result.suggest(method) <= at_lowest * (1 + 1e-9), method
+    assert suggest.steepest(lrs, smoothed) > 10 * at_lowest  # the check can fail: the rule alone does
+
+
+@pytest.mark.parametrize(
+    ("loss", "first", "best", "expected"),
+    [
+        (2.4, 2.3, 0.5, True),  # back at chance level, under 5 x best: the relapse rule alone
+        (2.0, 2.3, 0.5, False),
+        (2.4, 2.3, 2.0, False),  # never clearly learned: the start's noise, not a relapse
+        (2.6, 2.3, 0.5, True),  # over 5 x best
+        (float("nan"), 2.3, 0.5, True),
+    ],
+)
+def test_a_sweep_stops_when_diverged_or_back_at_its_start_after_learning(loss, first, best, expected):
+    assert sweep_diverged(loss, first, best, threshold_multiplier=5) is expected

@@ -25,6 +25,7 @@ from pathlib import Path
 import keras_one_cycle_clr
 from keras_one_cycle_clr import demo, schedules
 from keras_one_cycle_clr.callbacks import CLR, OneCycle
+from keras_one_cycle_clr.workflow import DEFAULT_WD_LIST
 
 PROG = "keras-one-cycle-clr"
 USAGE_ERROR = 2
@@ -125,9 +126,13 @@ def build_parser() -> argparse.ArgumentParser:
     find_parser.add_argument(
         "--steps", type=int, default=100, help="steps: learning rates tried (default: 100)"
     )
-    find_parser.add_argument("--batches-per-step", type=int, default=1, help="batches_per_step (default: 1)")
+    find_parser.add_argument("--batches-per-step", type=int, default=5, help="batches_per_step (default: 5)")
     find_parser.add_argument(
-        "--wd", type=float, nargs="+", default=(), help="wd_list: weight decays to sweep (default: none)"
+        "--wd",
+        type=float,
+        nargs="+",
+        default=DEFAULT_WD_LIST,
+        help="wd_list: weight decays to sweep (default: fit_one_cycle's, 0 1e-4 1e-3 1e-2)",
     )
     find_parser.add_argument("--out", default="lr_find_out", help="output directory (default: lr_find_out)")
     find_parser.set_defaults(run=_run_lr_find)
@@ -326,6 +331,7 @@ def _run_lr_find(args):
     except (ValueError, TypeError) as error:
         raise _UsageError(str(error)) from error
     suggestions = {name: test.suggest(method=name) for name in suggest.RULES}
+    choice = test.choose_one_cycle()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     test.plot().savefig(out / "lr_find.png", dpi=110)
@@ -334,6 +340,12 @@ def _run_lr_find(args):
         "data": args.data,
         "suggestions": suggestions,
         "best_wd": test.best_wd,
+        "one_cycle": {
+            "peak": choice.peak,
+            "weight_decay": choice.weight_decay,
+            "weight_decays_tied": list(choice.weight_decays_tied),
+            "reason": choice.reason,
+        },
         "lr": test.lr.tolist(),
         # NaN marks steps a sweep never reached; JSON has no NaN, so they are null.
         "loss": {
@@ -346,5 +358,8 @@ def _run_lr_find(args):
         sys.stdout.write(f"{name:>9}: {value:.3g}\n")
     if test.best_wd is not None:
         sys.stdout.write(f"  best wd: {test.best_wd:g}\n")
+    wd = "" if choice.weight_decay is None else f", weight decay {choice.weight_decay:g}"
+    sys.stdout.write(f"one cycle (as fit_one_cycle would train it): peak {choice.peak:.3g}{wd}\n")
+    sys.stdout.write(f"  ({choice.reason})\n")
     sys.stdout.write(f"wrote {out / 'lr_find.png'} and {out / 'lr_find.json'}\n")
     return 0

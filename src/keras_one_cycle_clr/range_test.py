@@ -21,7 +21,11 @@ import numpy as np
 
 from keras_one_cycle_clr import _checks, _data, hyperparams, schedules
 from keras_one_cycle_clr import _keras_compat as compat
-from keras_one_cycle_clr.range_test_result import PerStepMean, RangeTestResult
+from keras_one_cycle_clr.range_test_result import (
+    PerStepMean,
+    RangeTestResult,
+    sweep_diverged,
+)
 
 SWEEPS = ("exp", "linear")
 
@@ -66,7 +70,8 @@ class LrRangeTest(keras.callbacks.Callback):
     spaced for `"linear"`), each held for `batches_per_step` batches. The sweep is repeated for every
     weight decay in `wd_list` (Keras 3's decoupled `weight_decay` of the optimizer, applied inside the
     compiled step), each sweep starting from the same weights and optimizer state. A sweep stops early
-    when the loss is not finite or exceeds `threshold_multiplier` times the best loss of that sweep;
+    when the loss is not finite, exceeds `threshold_multiplier` times the best loss of that sweep, or
+    is back at its first learning rate's loss after going below `LEARNED_FRACTION` of it;
     `fit` stops after the last sweep; the model and optimizer are restored after every sweep and at
     the end.
 
@@ -247,6 +252,7 @@ class LrRangeTest(keras.callbacks.Callback):
         self._sweep, self._step, self._batches_in_step = 0, 0, 0
         self._per_step = PerStepMean()
         self._best = math.inf  # the sweep's lowest loss so far
+        self._first = math.nan  # the sweep's loss at its first learning rate
         self._injection = hyperparams.ScheduleInjection(
             optimizer, self._schedules(), start_step=self._start_step
         )
@@ -280,7 +286,9 @@ class LrRangeTest(keras.callbacks.Callback):
             self.val_loss[step, self._sweep] = self._validation_loss()
         if loss < self._best:  # NaN compares False: it never becomes the best
             self._best = loss
-        diverged = not math.isfinite(loss) or loss > self.threshold_multiplier * self._best
+        if step == 0:
+            self._first = loss
+        diverged = sweep_diverged(loss, self._first, self._best, self.threshold_multiplier)
         self._step += 1
         self._batches_in_step = 0
         if diverged or self._step == self.steps:

@@ -20,6 +20,25 @@ ONE_CYCLE_PEAK_DIVISOR = 3.0
 # difference, before the lower one counts as better.
 WD_NOISE_SIGMAS = 2.0
 _SMOOTHING = 0.98  # suggest.smooth's beta
+# A sweep whose best loss went below this fraction of its first, and that is back at its first, is
+# diverging: stuck at chance level, the loss no longer grows to `threshold_multiplier` x the best.
+LEARNED_FRACTION = 0.8
+
+
+def sweep_diverged(loss, first_loss, best_loss, threshold_multiplier):
+    """Whether a range-test sweep stops at this learning rate's `loss`: not finite, above
+    `threshold_multiplier` x the sweep's best, or back at (or above) its first learning rate's loss
+    after going below `LEARNED_FRACTION` of it.
+
+    Example:
+
+    >>> sweep_diverged(2.4, first_loss=2.3, best_loss=0.5, threshold_multiplier=5)  # back at chance
+    True
+    >>> sweep_diverged(2.0, first_loss=2.3, best_loss=0.5, threshold_multiplier=5)
+    False
+    """
+    relapsed = best_loss < LEARNED_FRACTION * first_loss and loss >= first_loss
+    return not math.isfinite(loss) or loss > threshold_multiplier * best_loss or relapsed
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,7 +193,9 @@ class RangeTestResult:
         """A learning rate suggested from the smoothed loss of the best weight decay's sweep.
 
         As in fastai, the rule sees the smoothed loss without its first `len(lr) // 10` and its last
-        5 reached steps (see `suggest.trim`).
+        5 reached steps (see `suggest.trim`). A suggestion past the lowest smoothed loss, where the
+        loss rises towards divergence (fastai's `slide` and `valley` can land there), is brought back
+        to the learning rate at that lowest loss.
 
         Args:
             method: `"valley"` (fastai's default), `"steepest"` (steepest descent against log lr),
@@ -191,7 +212,8 @@ class RangeTestResult:
         losses = self.losses(set)
         column = 0 if self.best_wd is None else self.wd_list.index(self.best_wd)
         lrs, smoothed = suggest.trim(self.lr, suggest.smooth(losses[:, column]), len(self.lr) // 10)
-        return rule(lrs, smoothed, **rule_kwargs)
+        # Never past the lowest loss: beyond it the loss is rising towards divergence.
+        return min(rule(lrs, smoothed, **rule_kwargs), float(lrs[int(np.argmin(smoothed))]))
 
     def plot(
         self, set="train", x_scale="log", y_scale="linear", ma=True, window=5, mark=None, mark_label=None
