@@ -309,6 +309,11 @@ def test_tensorflow_can_still_checkpoint_the_model_after_a_scheduled_fit(tmp_pat
     assert any(tmp_path.iterdir())
 
 
+# TensorFlow may trace a new tf.function twice on its first calls (a concrete shape, then a relaxed
+# one); JAX traces once.
+TRACES_PER_BUILD = 2 if keras.backend.backend() == "tensorflow" else 1
+
+
 @pytest.fixture
 def builds(monkeypatch):
     """Train functions Keras builds (every backend): a build on TensorFlow and JAX is a trace and an
@@ -349,13 +354,14 @@ def test_one_compiled_step_serves_every_later_fit_whatever_its_length_and_kind(t
     if keras.backend.backend() == "torch":  # eager: the schedules never build a train function
         assert extra[0] == 0  # (and every step calls train_step: no traces to count)
     else:
-        assert extra == (1, 1)
+        assert extra[0] == 1
+        assert 1 <= extra[1] <= TRACES_PER_BUILD
 
 
-def test_more_cycle_amplitudes_than_the_fixed_shape_holds_trace_once_more_and_train_exactly(traces):
+def test_more_cycle_amplitudes_than_the_fixed_shape_holds_trace_once_more_and_train_exactly(traces, builds):
     model = one_weight_model()
     fit(model, kclr.OneCycle((0.01, 0.1), (0.95, 0.85)))
-    before = len(traces)
+    before = (len(builds), len(traces))
     many = AMPLITUDE_SLOTS + 2  # 18 cycles of 2 updates: 36 samples in batches of 4, 4 epochs
     clr = kclr.CLR(many, (0.01, 0.1), (0.95, 0.85), amplitude_fn=lambda i: 1.0 / (1 + i))
     fresh = one_weight_model()
@@ -364,9 +370,10 @@ def test_more_cycle_amplitudes_than_the_fixed_shape_holds_trace_once_more_and_tr
     for _ in range(2):
         model.fit(x, x * 0, batch_size=4, epochs=4, shuffle=False, verbose=0, callbacks=[clr])
     if keras.backend.backend() != "torch":
-        # A larger packing: traced once for it (the fresh model's own), once on the trained model,
-        # then reused. PyTorch runs the step eagerly.
-        assert len(traces) - before == 2
+        # A larger packing: built once for it on the fresh model (after Keras built its own, never
+        # called), once on the trained model, then reused. PyTorch runs the step eagerly.
+        assert len(builds) - before[0] == 3
+        assert 2 <= len(traces) - before[1] <= 2 * TRACES_PER_BUILD
     values = clr.schedule_values(36)
     assert values["lr"][-3] < values["lr"][1] / 5  # the late cycles are lower: the amplitudes count
     expected = sgd(1.0, values["lr"], values["momentum"])[-1]

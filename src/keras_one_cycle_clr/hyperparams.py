@@ -459,10 +459,8 @@ class ScheduleInjection:
         chunk, offset = divmod(update, HOST_CHUNK)
         values = self._host_chunks.get(chunk)
         if values is None:
-            values = {
-                name: host_values(form, chunk * HOST_CHUNK, HOST_CHUNK)
-                for name, form in self.schedules.items()
-            }
+            table = host_values(list(self.schedules.values()), chunk * HOST_CHUNK, HOST_CHUNK)
+            values = {name: table[:, i] for i, name in enumerate(self.schedules)}
             if len(self._host_chunks) > 8:  # a long fit walks through them: keep a few
                 self._host_chunks.clear()
             self._host_chunks[chunk] = values

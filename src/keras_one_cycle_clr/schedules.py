@@ -218,7 +218,7 @@ def evaluate(schedule, num_steps: int) -> np.ndarray:
     """
     if isinstance(schedule, Piecewise) or hasattr(schedule, "piecewise"):
         form = schedule if isinstance(schedule, Piecewise) else schedule.piecewise()
-        return host_values(form, 0, num_steps)
+        return host_values([form], 0, num_steps)[:, 0]
     steps = ops.arange(num_steps, dtype=_DTYPE)
     return np.asarray(ops.convert_to_numpy(schedule(steps)), dtype=np.float32)
 
@@ -226,17 +226,18 @@ def evaluate(schedule, num_steps: int) -> np.ndarray:
 HOST_CHUNK = 4096  # steps evaluated at a time on the host: one shape, so one compile per process
 
 
-def host_values(form, first_step, num_steps):
-    """A `Piecewise`'s values at steps `first_step .. first_step + num_steps - 1`, as float32 NumPy,
-    evaluated by `piecewise_value` on the host in chunks of one fixed shape."""
-    slots = form.slots
-    numbers = form.pack(*slots)
+def host_values(forms, first_step, num_steps):
+    """The values of several `Piecewise` at steps `first_step .. first_step + num_steps - 1`, as a
+    float32 NumPy array `(num_steps, len(forms))`, evaluated together by `piecewise_value` on the
+    host in chunks of one fixed shape."""
+    slots = tuple(max(form.slots[i] for form in forms) for i in range(2))
+    numbers = np.stack([form.pack(*slots) for form in forms])
     chunks = []
     for start in range(first_step, first_step + num_steps, HOST_CHUNK):
-        steps = np.arange(start, start + HOST_CHUNK, dtype=np.float32)
+        steps = np.arange(start, start + HOST_CHUNK, dtype=np.float32)[:, None]
         chunks.append(np.asarray(ops.convert_to_numpy(_host_piecewise_value(steps, numbers, *slots))))
     if not chunks:
-        return np.zeros(0, np.float32)
+        return np.zeros((0, len(forms)), np.float32)
     return np.concatenate(chunks)[:num_steps].astype(np.float32)
 
 
