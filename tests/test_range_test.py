@@ -229,15 +229,20 @@ def test_batches_per_step_must_be_a_multiple_of_steps_per_execution():
     assert_same_state(before, snapshot(model))
 
 
-def test_plot_draws_one_smoothed_curve_per_weight_decay_and_marks_the_suggestion(tmp_path):
+def test_plot_draws_one_smoothed_curve_per_weight_decay_and_marks_the_one_cycle_choice(tmp_path):
     model = one_weight_model(keras.optimizers.SGD(0.01))
     test = kclr.lr_find(
         model, X, Y, batch_size=BATCH, lr_range=(1e-3, 0.5), wd_list=[0.0, 0.1], steps=10, batches_per_step=1
     )
+    choice = test.choose_one_cycle()
     fig = test.plot(window=3)
     labels = [line.get_label() for line in fig.axes[0].lines if not line.get_label().startswith("_")]
-    assert labels[:2] == ["wd=0", "wd=0.1"]
-    assert labels[2].startswith("suggested lr")
+    chosen = test.wd_list.index(choice.weight_decay)
+    assert labels[chosen] == f"wd={choice.weight_decay:g} (chosen)"
+    assert labels[2] == f"one-cycle peak {choice.peak:.3g}, wd {choice.weight_decay:g}"
+    valley = test.plot(window=3, mark=test.suggest("valley"))
+    labels = [line.get_label() for line in valley.axes[0].lines if not line.get_label().startswith("_")]
+    assert labels == ["wd=0", "wd=0.1", f"suggested lr {test.suggest('valley'):.2g}"]
     fig.savefig(tmp_path / "lrrt.png")
     with pytest.raises(ValueError, match="`set`"):
         test.plot(set="valid")

@@ -2,8 +2,8 @@
 
 `python -m keras_one_cycle_clr demo --out DIR` works on the 8x8 digits that ship with scikit-learn
 (nothing is downloaded). It runs a learning-rate range test with a weight-decay grid, lets it choose
-the one-cycle learning rates (`OneCycle.from_range_test`) and the weight decay (`best_wd`), then trains
-the same small MLP twice from the same initial weights, both with `SGD(momentum=0.9)`: once with that
+the one-cycle learning rates and the weight decay (`choose_one_cycle`), then trains the same small MLP
+twice from the same initial weights, both with `SGD(momentum=0.9)`: once with that
 one cycle, once with a tuned constant learning rate. It writes to DIR:
 
 - `range_test.png`: validation loss against learning rate, one curve per weight decay;
@@ -116,16 +116,16 @@ def run_demo(
         **range_test,
     )
     range_test_time = time.perf_counter() - range_started
+    choice = lrrt.choose_one_cycle()
     one_cycle = OneCycle.from_range_test(lrrt, momentum_range=MOMENTUM_RANGE)
     lr_range = one_cycle.lr_range
-    weight_decay = lrrt.best_wd or None  # 0 means none: keep decay out of the step entirely
+    weight_decay = choice.weight_decay or None  # 0 means none: keep decay out of the step entirely
     say(
         f"[range test] {range_test_time:.1f} s: lr_range=({lr_range[0]:.3g}, {lr_range[1]:.3g}), "
-        f"weight_decay={lrrt.best_wd:g}; constant baseline lr={CONSTANT_LR}"
+        f"weight_decay={choice.weight_decay:g} ({choice.reason}); constant baseline lr={CONSTANT_LR}"
     )
     range_test_path = out_dir / "range_test.png"
-    peak_label = f"one-cycle peak {lr_range[1]:.2g} (best wd {lrrt.best_wd:g})"
-    lrrt.plot(set="valid", mark=lr_range[1], mark_label=peak_label).savefig(range_test_path, dpi=110)
+    lrrt.plot(set="valid").savefig(range_test_path, dpi=110)
     say(f"[plot] {range_test_path}")
 
     runs = {}
@@ -164,7 +164,8 @@ def run_demo(
         "dataset": "sklearn.datasets.load_digits",
         "lr_range": list(lr_range),
         "lr_range_source": "OneCycle.from_range_test",
-        "weight_decay": lrrt.best_wd,
+        "weight_decay": choice.weight_decay,
+        "weight_decays_tied": list(choice.weight_decays_tied),
         "range_test": {
             **range_test,
             "wd_list": list(WD_GRID),

@@ -201,6 +201,11 @@ class LrRangeTest(keras.callbacks.Callback):
         """
         return self.result.best_wd
 
+    def choose_one_cycle(self, *args, **kwargs):
+        """The one-cycle peak and weight decay this range test points to: see
+        `RangeTestResult.choose_one_cycle`."""
+        return self.result.choose_one_cycle(*args, **kwargs)
+
     def suggest(self, method="valley", set="train", **rule_kwargs):
         """A learning rate suggested from the smoothed loss of the best weight decay's sweep: see
         `RangeTestResult.suggest`."""

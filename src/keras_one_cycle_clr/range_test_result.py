@@ -220,27 +220,42 @@ class RangeTestResult:
     ):
         """Plots loss against learning rate, one curve per weight decay; returns the Figure.
 
+        By default the legend shows what `choose_one_cycle` chose: the peak, marked with a vertical
+        line, and the weight decay ("chosen" beside its sweep, "tied" beside sweeps within noise).
+
         Args:
             set: `"train"` or `"valid"`. Defaults to `"train"`.
             x_scale: matplotlib scale of the lr axis. Defaults to `"log"`.
             y_scale: matplotlib scale of the loss axis. Defaults to `"linear"`.
             ma: A Python bool: draw a trailing moving average of `window` steps. Defaults to True.
             window: A Python int >= 1. Defaults to 5.
-            mark: A learning rate > 0 to mark with a vertical line, e.g. a one-cycle peak. Defaults to
-                the `"valley"` suggestion.
-            mark_label: Its legend label. Defaults to "suggested lr ...".
+            mark: A learning rate > 0 to mark with a vertical line instead of the one-cycle peak, e.g.
+                `result.suggest("valley")` for a constant rate. Defaults to None.
+            mark_label: Its legend label. Defaults to "one-cycle peak ..." or "suggested lr ...".
         """
         from keras_one_cycle_clr import plot
 
         losses = self.losses(set)
         ma = _checks.check_bool("ma", ma)
-        if mark is not None:
+        labels = list(self.sweep_labels)
+        if mark is None:
+            choice = self.choose_one_cycle()
+            mark = choice.peak
+            if mark_label is None:
+                wd = "" if choice.weight_decay is None else f", wd {choice.weight_decay:g}"
+                mark_label = f"one-cycle peak {choice.peak:.3g}{wd}"
+            for j, wd in enumerate(self.wd_list):
+                if wd == choice.weight_decay:
+                    labels[j] += " (chosen)"
+                elif wd in choice.weight_decays_tied:
+                    labels[j] += " (tied)"
+        else:
             mark = _checks.check_positive("mark", mark)
         return plot.plot_range_test(
             self.lr,
             losses,
-            self.sweep_labels,
-            suggestion=self.suggest(set=set) if mark is None else mark,
+            labels,
+            suggestion=mark,
             suggestion_label=mark_label,
             window=_checks.check_count("window", window) if ma else None,
             x_scale=x_scale,
