@@ -81,6 +81,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.smoke:
         args.rounds, args.second, args.wd = 1, 8, 2
+    if keras.backend.backend() == "torch":
+        import torch
+
+        torch.set_num_threads(1)  # more threads only contend on these small models (bench/quality.py)
     x1, y1 = data(args.model, args.first, seed=1)
     x2, y2 = data(args.model, args.second, seed=2)
     wd_list = list(np.geomspace(1e-5, 1e-2, args.wd))
