@@ -41,10 +41,16 @@ def raw_step(optimizer):
     return int(step_counter(optimizer).numpy())
 
 
+def learning_rate_setting(optimizer):
+    """What the optimizer was given as its learning rate (`optimizer._learning_rate`): a variable
+    for a float, else the schedule or callable itself. Checked on 3.15."""
+    return optimizer._learning_rate
+
+
 def learning_rate_variable(optimizer):
-    """The variable holding a float learning rate (`optimizer._learning_rate`), or None when the
-    learning rate is a schedule or a callable. Checked on 3.15."""
-    value = optimizer._learning_rate
+    """The variable holding a float learning rate, or None when the learning rate is a schedule or
+    a callable."""
+    value = learning_rate_setting(optimizer)
     return value if isinstance(value, keras.Variable) else None
 
 

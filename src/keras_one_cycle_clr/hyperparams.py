@@ -283,7 +283,7 @@ class ScheduleInjection:
             msg = (
                 "A learning-rate schedule can only be installed on an optimizer created with a float "
                 "`learning_rate`; this one was created with "
-                f"learning_rate={self.optimizer._learning_rate!r}. Either pass the schedule as the "
+                f"learning_rate={compat.learning_rate_setting(self.optimizer)!r}. Either pass the schedule as the "
                 "optimizer's `learning_rate` and drop the callback, or create the optimizer with a float."
             )
             raise ValueError(msg)
