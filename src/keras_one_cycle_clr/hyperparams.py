@@ -283,8 +283,9 @@ class ScheduleInjection:
             msg = (
                 "A learning-rate schedule can only be installed on an optimizer created with a float "
                 "`learning_rate`; this one was created with "
-                f"learning_rate={compat.learning_rate_setting(self.optimizer)!r}. Either pass the schedule as the "
-                "optimizer's `learning_rate` and drop the callback, or create the optimizer with a float."
+                f"learning_rate={compat.learning_rate_setting(self.optimizer)!r}. Either pass the "
+                "schedule as the optimizer's `learning_rate` and drop the callback, or create the "
+                "optimizer with a float."
             )
             raise ValueError(msg)
         self._class_apply = type(self.optimizer).apply
