@@ -541,6 +541,16 @@ def gap(value, best, regression):
     return 100.0 * (value - best) / best if regression else best - value
 
 
+def _complete(runs):
+    """Whether one seed's runs hold the whole grid: the constant runs come last in a seed's plan, so a
+    seed is complete when every grid peak has its constant run and every (peak, wd) its one cycle."""
+    peaks = {p for k, p, _ in runs if k == "one_cycle"}
+    wds = {w for k, _, w in runs if k == "one_cycle"}
+    constant = {p for k, p, _ in runs if k == "constant"}
+    one_cycle = {(p, w) for k, p, w in runs if k == "one_cycle"}
+    return bool(peaks) and constant == peaks and one_cycle == {(p, w) for p in peaks for w in wds}
+
+
 class TaskResults:
     """One task's records, grouped for the tables (complete seeds only)."""
 
@@ -549,15 +559,11 @@ class TaskResults:
         first = records[0]
         self.name, self.split, self.regression = first["task"], first["split"], first["regression"]
         self.range_tests = {r["seed"]: r for r in records if r["kind"] == "range_test"}
-        expected = {(r["kind"], r["peak"], r["wd"]) for r in records if r["kind"] != "range_test"}
         by_seed = defaultdict(set)
         for r in records:
             if r["kind"] != "range_test":
                 by_seed[r["seed"]].add((r["kind"], r["peak"], r["wd"]))
-        grid_configs = {(k, p, w) for k, p, w in expected if k in ("one_cycle", "constant")}
-        self.seeds = sorted(
-            s for s, runs in by_seed.items() if grid_configs <= runs and s in self.range_tests
-        )
+        self.seeds = sorted(s for s, runs in by_seed.items() if s in self.range_tests and _complete(runs))
         self.runs = [r for r in records if r["kind"] != "range_test" and r["seed"] in self.seeds]
 
     def grid(self, kind):
