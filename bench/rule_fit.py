@@ -441,10 +441,15 @@ def interpolation_check(grids):
                 g.name,
                 fmt(g.real["auto"], g.regression),
                 fmt(estimate, g.regression),
-                fmt_gap(tasks.gap(estimate, g.real["auto"], g.regression) * -1, g.regression),
+                fmt_gap(estimate_minus_real(estimate, g.real["auto"], g.regression), g.regression),
             ]
         )
-    return tasks.table(["task", "auto, real runs", "auto, interpolated from the grid", "difference"], rows)
+    header = ["task", "auto, real runs", "auto, interpolated from the grid", "estimate - real (points or %)"]
+    return tasks.table(header, rows)
+
+
+def estimate_minus_real(estimate, real, regression):
+    return 100.0 * (estimate - real) / real if regression else estimate - real
 
 
 def wd_table(grids):
@@ -539,31 +544,43 @@ def validate(results_path, names, out):
 
 
 def validated_table(grids, path):
-    """The real runs of `--validate` against the best grid one cycle, per split."""
+    """The real runs of `--validate` against the best grid one cycle, per split, with the real runs of
+    fastai's rules and of the best constant beside them, and a summary in target units."""
     runs = defaultdict(list)
     for r in tasks.read_results(path):
         runs[(r["task"], r["kind"])].append(tasks.analysis_value(r))
     names = sorted({kind for _, kind in runs})
     lines = []
     for split in ("tune", "holdout"):
-        rows = []
+        rows, units = [], defaultdict(list)
         for g in (g for g in grids if g.split == split):
-            row = [g.name, fmt(g.best[2], g.regression), fmt(g.constant[1], g.regression)]
+            r = g.regression
+            row = [g.name, fmt(g.best[2], r), f"{fmt(g.constant[1], r)} ({fmt_gap(g.gap(g.constant[1]), r)})"]
+            units["best constant"].append(g.units(g.gap(g.constant[1])))
+            for kind in FASTAI_KINDS:
+                units[kind].append(g.units(g.gap(g.real[kind])))
             for name in names:
                 values = runs.get((g.name, name))
-                row.append(
-                    ""
-                    if not values
-                    else f"{fmt(float(np.mean(values)), g.regression)} "
-                    f"({fmt_gap(g.gap(float(np.mean(values))), g.regression)})"
-                )
+                if not values:
+                    row.append("")
+                    continue
+                mean = float(np.mean(values))
+                row.append(f"{fmt(mean, r)} ({fmt_gap(g.gap(mean), r)})")
+                units[name].append(g.units(g.gap(mean)))
             rows.append(row)
-        lines += [
-            "",
-            f"Real runs, {split} tasks:",
-            "",
-            tasks.table(["task", "best one cycle", "best constant", *names], rows),
+        lines += ["", f"Real runs, {split} tasks (gap to the best grid one cycle):", ""]
+        lines.append(tasks.table(["task", "best one cycle", "best constant", *names], rows))
+        summary = [
+            [
+                name,
+                f"{np.mean(u):+.2f}",
+                f"{np.mean(np.minimum(u, CAP)):+.2f}",
+                f"{sum(x <= 1.0 for x in u)}/{len(u)}",
+            ]
+            for name, u in units.items()
         ]
+        header = ["real runs", "mean gap (target units)", f"capped at {CAP:g}", "within target"]
+        lines += ["", tasks.table(header, summary)]
     return lines
 
 
