@@ -1,0 +1,661 @@
+"""Which rule should turn a range test into a one-cycle (peak, weight decay)? Offline, from tasks.py's JSONL.
+
+`bench/tasks.py` saves, per task and seed, the raw range-test curves (training and validation loss
+per learning rate, one sweep per weight decay) and the test metric of a grid of one cycles over
+(peak, weight decay), of constant learning rates, of fastai's four rules and of the library's current
+automatic path. A candidate rule here is a pure function of one seed's curves -> (peak, wd); its
+outcome is estimated without training, from the grid: the seed-mean metric at the chosen weight
+decay, interpolated linearly in log(peak) between the two grid peaks around the choice (clamped at the
+grid's ends, which is optimistic for a choice outside it: those are counted as `out`).
+
+The estimate is checked against real runs: the current automatic path was trained (`auto` rows of
+the JSONL), and its interpolated estimate is printed beside its real mean.
+
+Protocol (issue 12, part 2): constants are chosen on the `tune` tasks only, by the mean of the gap to
+the best grid one cycle in units of the target (0.5 accuracy points, or 5% of the MSE), then the
+same rules are reported on the `holdout` tasks, which played no part in the choice.
+
+    .venv/bin/python bench/rule_fit.py bench/results/tasks_jax.jsonl --tune-only --families  # choosing
+    .venv/bin/python bench/rule_fit.py bench/results/tasks_jax.jsonl              # tune and holdout
+    KERAS_BACKEND=jax .venv/bin/python bench/rule_fit.py bench/results/tasks_jax.jsonl \
+        --rules "NAME|NAME" --validate bench/results/rules_jax.jsonl   # train rules' picks for real
+    .venv/bin/python bench/rule_fit.py bench/results/tasks_jax.jsonl --validated bench/results/rules_jax.jsonl
+
+Rules: `current` is the library's `OneCycle.from_range_test` peak and `best_wd`, recomputed from the
+saved curves with the library's own code; `RECOMMENDED` is the rule chosen on the tune tasks; the
+`--top` best of `candidates()` on the tune tasks are reported too. `--tune-only` prints no number
+from a holdout task. Besides the best grid one cycle, the report shows the grid's best
+cross-validated over seeds (chosen on the other seeds, scored on the held-out one): what the best
+grid point is worth without the winner's curse of a maximum over 40 noisy means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import tasks
+
+import keras_one_cycle_clr as kclr
+from keras_one_cycle_clr import suggest
+
+TARGET = {"accuracy": 0.5, "mse": 5.0}  # issue 12: within 0.5 points, or 5% of the MSE
+FASTAI_KINDS = ("fastai-valley", "fastai-steep", "fastai-minimum", "fastai-slide")
+
+
+# -- the saved curves --------------------------------------------------------------------------------
+class Curves:
+    """One seed's range test, as arrays: `lr` (steps,), `loss` and `val_loss` (steps, n_wd), NaN where
+    a sweep never got."""
+
+    def __init__(self, record):
+        c = record["curves"]
+        self.lr = np.asarray(c["lr"], dtype=np.float64)
+        self.wd_list = [float(w) for w in c["wd_list"]]
+        self.steps = int(c["steps"])
+        self.loss = self._matrix(c["loss"])
+        self.val_loss = self._matrix(c["val_loss"])
+        self.record = record
+
+    @staticmethod
+    def _matrix(columns):
+        if columns is None:
+            return None
+        return np.array([[math.nan if v is None else v for v in col] for col in columns], dtype=np.float64).T
+
+    def smoothed(self, which="train", beta=0.98):
+        """The library's smoothing (fastai's debiased EMA), one column per weight decay."""
+        values = self.loss if which == "train" else self.val_loss
+        return np.stack([suggest.smooth(values[:, j], beta=beta) for j in range(values.shape[1])], axis=1)
+
+    def averaged(self, which="train", beta=0.98):
+        """The mean over weight decays of the smoothed curves, on the steps every sweep reached."""
+        return np.mean(self.smoothed(which, beta), axis=1)  # NaN where any sweep stopped
+
+    def library_test(self):
+        """An `LrRangeTest` holding these curves, so the library's own code reads them."""
+        test = kclr.LrRangeTest(
+            lr_range=(float(self.lr[0]), float(self.lr[-1])), wd_list=self.wd_list, steps=self.steps
+        )
+        test.lr = self.lr.astype(np.float32)
+        test.loss, test.val_loss = self.loss, self.val_loss
+        return test
+
+
+def lr_at_min(lrs, values):
+    return float(lrs[int(np.nanargmin(values))])
+
+
+def trimmed(curves, values):
+    """fastai's view of a smoothed curve (`tasks.fastai_view`)."""
+    return tasks.fastai_view(curves.lr, values, curves.steps)
+
+
+# -- weight-decay rules: curves -> wd ----------------------------------------------------------------
+def wd_current(curves):
+    return float(curves.library_test().best_wd)
+
+
+def wd_fixed(value):
+    def rule(curves):
+        return value
+
+    rule.__name__ = f"wd={value:g}"
+    return rule
+
+
+def wd_noise_aware(z, default, which="val", ema_gain=False):
+    """The sweep with the lowest smoothed minimum, unless other sweeps are within the noise of it:
+    then `default` if it is among the tied sweeps, else the tied sweep closest to it (in log10).
+    Noise: the step-to-step scatter of the raw curve of the best sweep, a robust standard deviation
+    (1.4826 x the MAD of successive differences, / sqrt 2); with `ema_gain`, times the EMA's noise
+    gain sqrt((1 - beta) / (1 + beta)), the standard error of the smoothed value itself. A sweep is
+    tied when its minimum is within z x noise of the best one's."""
+
+    beta = 0.98
+
+    def rule(curves):
+        raw = curves.val_loss if which == "val" else curves.loss
+        smoothed = curves.smoothed(which, beta)
+        minima = np.array([np.nanmin(smoothed[:, j]) for j in range(smoothed.shape[1])])
+        best = int(np.argmin(minima))
+        noise = scatter(raw[:, best])
+        if ema_gain:
+            noise *= math.sqrt((1 - beta) / (1 + beta))
+        tied = [curves.wd_list[j] for j in range(len(minima)) if minima[j] - minima[best] <= z * noise]
+        return closest(tied, default)
+
+    gain = ",ema" if ema_gain else ""
+    rule.__name__ = f"wd-noise(z={z:g},default={default:g},{which}{gain})"
+    return rule
+
+
+def wd_relative_tie(tau, default, which="val"):
+    """Sweeps whose smoothed minimum is within a fraction `tau` of the lowest one are tied; among
+    them `default`, or the one closest to it."""
+
+    def rule(curves):
+        smoothed = curves.smoothed(which)
+        minima = np.array([np.nanmin(smoothed[:, j]) for j in range(smoothed.shape[1])])
+        tied = [curves.wd_list[j] for j in range(len(minima)) if minima[j] <= minima.min() * (1 + tau)]
+        return closest(tied, default)
+
+    rule.__name__ = f"wd-tie(tau={tau:g},default={default:g},{which})"
+    return rule
+
+
+def scatter(values):
+    """A robust standard deviation of a curve's step-to-step noise."""
+    steps = np.diff(values[np.isfinite(values)])
+    return 1.4826 * float(np.median(np.abs(steps - np.median(steps)))) / math.sqrt(2)
+
+
+def closest(wds, default):
+    if default in wds:
+        return default
+    return min(wds, key=lambda w: abs(math.log10(w + 1e-6) - math.log10(default + 1e-6)))
+
+
+# -- peak rules: curves -> peak ----------------------------------------------------------------------
+def peak_current(curves):
+    return float(kclr.OneCycle.from_range_test(curves.library_test()).lr_range[1])
+
+
+def peak_min_avg(k, which="train", beta=0.98):
+    """The lr at the minimum of the weight-decay-averaged smoothed curve (fastai's view), / k."""
+
+    def rule(curves):
+        lrs, values = trimmed(curves, curves.averaged(which, beta))
+        return lr_at_min(lrs, values) / k
+
+    rule.__name__ = f"min({which},avg,beta={beta:g})/{k:g}"
+    return rule
+
+
+def peak_min_wd0(k, which="train", beta=0.98):
+    def rule(curves):
+        lrs, values = trimmed(curves, curves.smoothed(which, beta)[:, curves.wd_list.index(0.0)])
+        return lr_at_min(lrs, values) / k
+
+    rule.__name__ = f"min({which},wd0,beta={beta:g})/{k:g}"
+    return rule
+
+
+def peak_min_chosen(k, wd_rule, beta=0.98):
+    """The lr at the minimum of the smoothed training loss of the sweep whose weight decay `wd_rule`
+    chooses (fastai's view), / k: what `OneCycle.from_range_test` does, with another divisor and
+    another weight-decay choice."""
+
+    def rule(curves):
+        column = curves.wd_list.index(wd_rule(curves))
+        lrs, values = trimmed(curves, curves.smoothed("train", beta)[:, column])
+        return lr_at_min(lrs, values) / k
+
+    rule.__name__ = f"min(train,chosen by {wd_rule.__name__})/{k:g}"
+    return rule
+
+
+def peak_steep_avg(k):
+    def rule(curves):
+        return suggest.steepest(*trimmed(curves, curves.averaged("train"))) * k
+
+    rule.__name__ = f"steep(avg)*{k:g}"
+    return rule
+
+
+def peak_valley_avg(k):
+    def rule(curves):
+        return suggest.valley(*trimmed(curves, curves.averaged("train"))) * k
+
+    rule.__name__ = f"valley(avg)*{k:g}"
+    return rule
+
+
+def peak_geo_steep_min(k):
+    """The geometric mean of the steepest lr and the lr at the minimum (wd-averaged), / k."""
+
+    def rule(curves):
+        lrs, values = trimmed(curves, curves.averaged("train"))
+        return math.sqrt(suggest.steepest(lrs, values) * lr_at_min(lrs, values)) / k
+
+    rule.__name__ = f"sqrt(steep*min)/{k:g}"
+    return rule
+
+
+def stop_lr(curves, which="train"):
+    """The geometric mean over weight decays of the last lr each sweep reached before it stopped (loss
+    above `threshold_multiplier` x its best, or not finite): where training diverges."""
+    values = curves.loss if which == "train" else curves.val_loss
+    last = [curves.lr[np.flatnonzero(np.isfinite(values[:, j]))[-1]] for j in range(values.shape[1])]
+    return float(np.exp(np.mean(np.log(last))))
+
+
+def peak_stop(k):
+    def rule(curves):
+        return stop_lr(curves) / k
+
+    rule.__name__ = f"stop/{k:g}"
+    return rule
+
+
+# -- estimates ---------------------------------------------------------------------------------------
+class TaskGrid:
+    """One task's grid, as seed means, for interpolation; plus its reference results."""
+
+    def __init__(self, task_results):
+        t = task_results
+        self.t = t
+        self.name, self.split, self.regression = t.name, t.split, t.regression
+        self.curves = {s: Curves(t.range_tests[s]) for s in t.seeds}
+        grid = t.grid("one_cycle")
+        self.peaks = np.array(sorted({p for p, _ in grid}))
+        self.wds = sorted({w for _, w in grid})
+        self.mean = {w: np.array([np.mean(grid[(p, w)]) for p in self.peaks]) for w in self.wds}
+        peak, wd, values = t.best("one_cycle")
+        self.best = (
+            peak,
+            wd,
+            float(np.mean(values)),
+            float(np.std(values, ddof=1)) if len(values) > 1 else 0.0,
+        )
+        self.cv_best = self._cross_validated_best()
+        c_peak, _, c_values = t.best("constant")
+        self.constant = (c_peak, float(np.mean(c_values)))
+        self.real = {
+            kind: float(np.mean([v for _, _, v in t.rule(kind)])) for kind in (*FASTAI_KINDS, "auto")
+        }
+
+    def _cross_validated_best(self):
+        """The grid's best without the winner's curse: for each seed, the (peak, wd) with the best mean
+        over the other seeds, scored on that seed; the mean over seeds. None with one seed."""
+        per_seed = defaultdict(dict)
+        for r in self.t.runs:
+            if r["kind"] == "one_cycle":
+                per_seed[(r["peak"], r["wd"])][r["seed"]] = tasks.analysis_value(r)
+        seeds = self.t.seeds
+        if len(seeds) < 2:
+            return None
+        key = tasks.better(self.regression)
+        scores = []
+        for held in seeds:
+            others = [s for s in seeds if s != held]
+            config = max(per_seed, key=lambda c: key(np.mean([per_seed[c][s] for s in others])))
+            scores.append(per_seed[config][held])
+        return float(np.mean(scores))
+
+    def estimate(self, peak, wd):
+        """The seed-mean metric of one cycle at (peak, wd), interpolated in log(peak)."""
+        return float(np.interp(math.log(peak), np.log(self.peaks), self.mean[wd]))
+
+    def outside(self, peak):
+        return not (self.peaks[0] * (1 - 1e-9) <= peak <= self.peaks[-1] * (1 + 1e-9))
+
+    def gap(self, value):
+        return tasks.gap(value, self.best[2], self.regression)
+
+    def units(self, gap):
+        """A gap in units of the issue's target."""
+        return gap / TARGET["mse" if self.regression else "accuracy"]
+
+    def evaluate(self, peak_rule, wd_rule):
+        """Per seed (peak, wd) and the rule's estimated mean metric over seeds."""
+        picks = {s: (float(peak_rule(c)), float(wd_rule(c))) for s, c in self.curves.items()}
+        values = [self.estimate(p, w) for p, w in picks.values()]
+        return picks, float(np.mean(values)), sum(self.outside(p) for p, _ in picks.values())
+
+
+# -- reports -----------------------------------------------------------------------------------------
+def candidates():
+    """(peak rules, wd rules) compared: families expanded with their constants."""
+    wd_rules = [wd_current, *(wd_fixed(w) for w in (0.0, 1e-4, 1e-3, 1e-2))]
+    wd_rules += [wd_noise_aware(z, d) for z in (1.0, 2.0) for d in (0.0, 1e-4, 1e-2)]
+    wd_rules += [wd_relative_tie(tau, d) for tau in (0.02, 0.05, 0.1) for d in (0.0, 1e-4, 1e-2)]
+    peak_rules = [peak_current]
+    peak_rules += [peak_min_avg(k) for k in (1, 1.5, 2, 2.5, 3, 4, 6)]
+    peak_rules += [peak_min_avg(k, "train", 0.9) for k in (1, 1.5, 2, 3, 4)]
+    peak_rules += [peak_min_avg(k, "val") for k in (1, 1.5, 2, 3, 4)]
+    peak_rules += [peak_min_avg(k, "val", 0.9) for k in (1, 1.5, 2, 3)]
+    peak_rules += [peak_min_wd0(k) for k in (1.5, 2, 3, 4, 6)]
+    tie = wd_relative_tie(0.05, 0.0)
+    peak_rules += [peak_min_chosen(k, tie) for k in (2, 3, 4, 6)]
+    peak_rules += [peak_steep_avg(k) for k in (1, 2, 3, 5, 10)]
+    peak_rules += [peak_valley_avg(k) for k in (3, 10, 20, 30)]
+    peak_rules += [peak_geo_steep_min(k) for k in (1, 1.5, 2, 3)]
+    peak_rules += [peak_stop(k) for k in (2, 3, 4, 5, 7, 10)]
+    return peak_rules, wd_rules
+
+
+def score(grids, peak_rule, wd_rule):
+    """Per task: (estimate, gap, gap in target units, picks outside the grid)."""
+    out = {}
+    for g in grids:
+        picks, value, outside = g.evaluate(peak_rule, wd_rule)
+        gap = g.gap(value)
+        out[g.name] = {"value": value, "gap": gap, "units": g.units(gap), "outside": outside, "picks": picks}
+    return out
+
+
+CAP = 4.0  # target units: a task missed by more than 4 targets (2 points, 20% MSE) counts as 4
+
+
+def objective(scores):
+    """The mean gap in target units with each task's gap capped at CAP (one task that no rule can
+    serve must not decide the choice), and the uncapped mean (both: lower is better)."""
+    units = np.array([s["units"] for s in scores.values()])
+    return float(np.mean(np.minimum(units, CAP))), float(np.mean(units))
+
+
+def fmt(value, regression):
+    return f"{value:.4f}" if regression else f"{value:.2f}"
+
+
+def fmt_gap(gap, regression):
+    return f"{gap:+.1f}%" if regression else f"{gap:+.2f}"
+
+
+def report(grids, rules, split):
+    """One table: per task the gaps of each rule, and those of best constant and fastai's rules."""
+    chosen = [g for g in grids if g.split == split]
+    header = ["task", "best one cycle", "grid best, cross-validated", "best constant"]
+    header += [k.replace("fastai-", "") for k in FASTAI_KINDS]
+    header += ["auto (real)"] + [name for name, _, _ in rules]
+    rows = []
+    per_rule_units = defaultdict(list)
+    beats = defaultdict(lambda: defaultdict(int))
+    for g in chosen:
+        r = g.regression
+        row = [g.name, f"{fmt(g.best[2], r)} ± {fmt(g.best[3], r)} ({g.best[0]:.3g}, {g.best[1]:g})"]
+        cv = g.cv_best
+        row.append("" if cv is None else f"{fmt(cv, r)} ({fmt_gap(g.gap(cv), r)})")
+        per_rule_units["grid best, cross-validated"].append(0.0 if cv is None else g.units(g.gap(cv)))
+        row.append(f"{fmt(g.constant[1], r)} ({fmt_gap(g.gap(g.constant[1]), r)})")
+        for kind in (*FASTAI_KINDS, "auto"):
+            row.append(fmt_gap(g.gap(g.real[kind]), r))
+            per_rule_units[kind].append(g.units(g.gap(g.real[kind])))
+        per_rule_units["best constant"].append(g.units(g.gap(g.constant[1])))
+        for name, peak_rule, wd_rule in rules:
+            picks, value, outside = g.evaluate(peak_rule, wd_rule)
+            gap = g.gap(value)
+            per_rule_units[name].append(g.units(gap))
+            peaks = [p for p, _ in picks.values()]
+            wds = "/".join(sorted({f"{w:g}" for _, w in picks.values()}))
+            note = f" [{outside} out]" if outside else ""
+            row.append(f"{fmt_gap(gap, r)} (peak {math.exp(np.mean(np.log(peaks))):.3g}, wd {wds}){note}")
+            for kind in (*FASTAI_KINDS, "best constant"):
+                reference = g.constant[1] if kind == "best constant" else g.real[kind]
+                if tasks.better(r)(value) >= tasks.better(r)(reference):
+                    beats[name][kind] += 1
+        rows.append(row)
+    lines = [tasks.table(header, rows), ""]
+    summary = []
+    for name, units in per_rule_units.items():
+        within = sum(u <= 1.0 for u in units)
+        capped = float(np.mean(np.minimum(units, CAP)))
+        summary.append(
+            [
+                name,
+                f"{np.mean(units):+.2f}",
+                f"{capped:+.2f}",
+                f"{np.max(units):+.2f}",
+                f"{within}/{len(units)}",
+            ]
+        )
+    lines.append(
+        tasks.table(
+            [
+                "rule",
+                f"mean gap ({split}, target units)",
+                f"capped at {CAP:g}",
+                "worst",
+                "tasks within target",
+            ],
+            summary,
+        )
+    )
+    if rules:
+        lines.append("")
+        lines.append(
+            "Tasks where the rule matches or beats: "
+            + "; ".join(
+                f"{name}: " + ", ".join(f"{kind} {beats[name][kind]}/{len(chosen)}" for kind in beats[name])
+                for name, _, _ in rules
+            )
+        )
+    return lines
+
+
+def interpolation_check(grids):
+    """The interpolated estimate of the current auto path against its real runs."""
+    rows = []
+    for g in grids:
+        _, estimate, _ = g.evaluate(peak_current, wd_current)
+        rows.append(
+            [
+                g.name,
+                fmt(g.real["auto"], g.regression),
+                fmt(estimate, g.regression),
+                fmt_gap(estimate_minus_real(estimate, g.real["auto"], g.regression), g.regression),
+            ]
+        )
+    header = ["task", "auto, real runs", "auto, interpolated from the grid", "estimate - real (points or %)"]
+    return tasks.table(header, rows)
+
+
+def estimate_minus_real(estimate, real, regression):
+    return 100.0 * (estimate - real) / real if regression else estimate - real
+
+
+def wd_table(grids):
+    """Per task: the best seed-mean metric at each weight decay (best peak for each), the seed noise
+    of the best grid point, and what the noise-aware rule sees per seed (minima spread / noise)."""
+    wds = grids[0].wds
+    rows = []
+    for g in grids:
+        r = g.regression
+        best_per_wd = [max(g.mean[w], key=tasks.better(r)) for w in wds]
+        spreads = []
+        for c in g.curves.values():
+            smoothed = c.smoothed("val")
+            minima = np.array([np.nanmin(smoothed[:, j]) for j in range(smoothed.shape[1])])
+            raw = c.val_loss[:, int(np.argmin(minima))]
+            steps = np.diff(raw[np.isfinite(raw)])
+            sigma = 1.4826 * np.median(np.abs(steps - np.median(steps))) / math.sqrt(2)
+            noise = sigma * math.sqrt(0.02 / 1.98)
+            second = np.sort(minima)[1]
+            spreads.append(f"{(second - minima.min()) / noise:.1f}")
+        rows.append(
+            [g.name, g.split, *(fmt(v, r) for v in best_per_wd), f"{fmt(g.best[3], r)}", ", ".join(spreads)]
+        )
+    return tasks.table(
+        [
+            "task",
+            "split",
+            *(f"best at wd={w:g}" for w in wds),
+            "seed std of best",
+            "val minima: 2nd best - best, in noise units, per seed",
+        ],
+        rows,
+    )
+
+
+# Chosen on the tune tasks only (capped mean gap 1.88 target units against 2.16 for `current`; the
+# divisor 3 scored 1.84, a tie within the noise, and 4 is the safer side of the cliff above the best
+# peak), before any holdout result existed. Written down here so the holdout report cannot move it.
+RECOMMENDED_TIE = wd_relative_tie(0.05, 0.0)
+RECOMMENDED = (
+    "recommended: min(train, chosen wd)/4 + smallest wd within 5% of the best val minimum",
+    peak_min_chosen(4, RECOMMENDED_TIE),
+    RECOMMENDED_TIE,
+)
+
+
+def all_rules():
+    """{name: (peak rule, wd rule)} of every candidate, `current` included."""
+    peak_rules, wd_rules = candidates()
+    rules = {"current": (peak_current, wd_current), RECOMMENDED[0]: RECOMMENDED[1:]}
+    rules.update({f"{p.__name__} + {w.__name__}": (p, w) for p in peak_rules for w in wd_rules})
+    return rules
+
+
+def validate(results_path, names, out):
+    """Trains, for real, each named rule's (peak, wd) on every task and seed of the results, with the
+    suite's training code and initial states (`tasks.FreshStart`), and appends one JSON line per run
+    (kind `rule:<name>`) to `out`. The peak and weight decay come from the saved curves."""
+    import json
+    import time
+
+    rules = all_rules()
+    unknown = [n for n in names if n not in rules]
+    if unknown:
+        msg = f"Unknown rule(s) {unknown}; run with --families to list the names."
+        raise SystemExit(msg)
+    grids = [TaskGrid(t) for t in tasks.group_by_task(tasks.read_results(results_path))]
+    for g in grids:
+        task = tasks.TASKS_BY_NAME[g.name]
+        for seed, curves in g.curves.items():
+            picks = {n: (float(rules[n][0](curves)), float(rules[n][1](curves))) for n in names}
+            tasks.keras.backend.clear_session()
+            data = tasks.split_data(task, seed)
+            # wd 0 first, as in the suite: the same initial weights and the same shuffles.
+            wds = [0.0, *sorted({w for _, w in picks.values()} - {0.0})]
+            start = tasks.FreshStart(task, data, seed, wds)
+            start.epochs = curves.record["epochs"]
+            for name, (peak, wd) in picks.items():
+                result = tasks.train(start, "one_cycle", peak, wd)
+                record = {
+                    k: curves.record[k]
+                    for k in ("task", "split", "seed", "backend", "regression", "chance", "epochs", "steps")
+                }
+                record.update(kind=f"rule:{name}", peak=peak, wd=wd, **result)
+                with open(out, "a") as f:
+                    f.write(json.dumps(record) + "\n")
+                print(
+                    f"[{g.name} seed {seed}] {name}: peak {peak:.3g} wd {wd:g} -> {result['metric']} "
+                    f"({time.strftime('%H:%M:%S')})",
+                    flush=True,
+                )
+
+
+def validated_table(grids, path):
+    """The real runs of `--validate` against the best grid one cycle, per split, with the real runs of
+    fastai's rules and of the best constant beside them, and a summary in target units."""
+    runs = defaultdict(list)
+    for r in tasks.read_results(path):
+        runs[(r["task"], r["kind"])].append(tasks.analysis_value(r))
+    names = sorted({kind for _, kind in runs})
+    lines = []
+    for split in ("tune", "holdout"):
+        rows, units = [], defaultdict(list)
+        for g in (g for g in grids if g.split == split):
+            r = g.regression
+            row = [g.name, fmt(g.best[2], r), f"{fmt(g.constant[1], r)} ({fmt_gap(g.gap(g.constant[1]), r)})"]
+            units["best constant"].append(g.units(g.gap(g.constant[1])))
+            for kind in FASTAI_KINDS:
+                units[kind].append(g.units(g.gap(g.real[kind])))
+            for name in names:
+                values = runs.get((g.name, name))
+                if not values:
+                    row.append("")
+                    continue
+                mean = float(np.mean(values))
+                row.append(f"{fmt(mean, r)} ({fmt_gap(g.gap(mean), r)})")
+                units[name].append(g.units(g.gap(mean)))
+            rows.append(row)
+        lines += ["", f"Real runs, {split} tasks (gap to the best grid one cycle):", ""]
+        lines.append(tasks.table(["task", "best one cycle", "best constant", *names], rows))
+        summary = [
+            [
+                name,
+                f"{np.mean(u):+.2f}",
+                f"{np.mean(np.minimum(u, CAP)):+.2f}",
+                f"{sum(x <= 1.0 for x in u)}/{len(u)}",
+            ]
+            for name, u in units.items()
+        ]
+        header = ["real runs", "mean gap (target units)", f"capped at {CAP:g}", "within target"]
+        lines += ["", tasks.table(header, summary)]
+    return lines
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("results", type=Path, help="a tasks.py JSONL")
+    parser.add_argument("--families", action="store_true", help="print every candidate's tune score")
+    parser.add_argument("--top", type=int, default=3, help="how many tune-best candidates to report")
+    parser.add_argument("--rules", default=None, help="'|'-separated rule names to report besides the top")
+    parser.add_argument(
+        "--validate",
+        type=Path,
+        default=None,
+        help="train --rules for real on every task and seed, appending to this JSONL",
+    )
+    parser.add_argument(
+        "--tune-only", action="store_true", help="report the tune tasks only (while choosing a rule)"
+    )
+    parser.add_argument("--validated", type=Path, default=None, help="print the real runs of this JSONL")
+    args = parser.parse_args(argv)
+    extra = args.rules.split("|") if args.rules else []
+    if args.validate is not None:
+        validate(args.results, extra, args.validate)
+        return 0
+    grids = [TaskGrid(t) for t in tasks.group_by_task(tasks.read_results(args.results))]
+    if args.tune_only:  # not a number from a holdout task is printed
+        grids = [g for g in grids if g.split == "tune"]
+    tune = [g for g in grids if g.split == "tune"]
+    print(
+        f"# Rule fitting on {args.results}: tune tasks {[g.name for g in tune]}, holdout tasks "
+        f"{[g.name for g in grids if g.split == 'holdout']}; seeds per task "
+        f"{ {g.name: len(g.curves) for g in grids} }"
+    )
+    print()
+    print("## Check: the interpolated estimate against real runs (the current auto path)")
+    print()
+    print(interpolation_check(grids))
+
+    print()
+    print("## Does the weight decay matter? Best seed-mean metric per weight decay (over peaks)")
+    print()
+    print(wd_table(grids))
+
+    peak_rules, wd_rules = candidates()
+    ranked = []
+    for peak_rule in peak_rules:
+        for wd_rule in wd_rules:
+            mean, worst = objective(score(tune, peak_rule, wd_rule))
+            ranked.append((mean, worst, peak_rule, wd_rule))
+    ranked.sort(key=lambda item: (item[0], item[1]))
+    if args.families:
+        print()
+        print("## Every candidate on the tune tasks (gap to the best grid one cycle, in target units)")
+        print()
+        rows = [[p.__name__, w.__name__, f"{m:+.2f}", f"{x:+.2f}"] for m, x, p, w in ranked]
+        print(tasks.table(["peak rule", "wd rule", f"mean (capped at {CAP:g})", "mean"], rows))
+
+    current = ("current", peak_current, wd_current)
+    best = [(f"{p.__name__} + {w.__name__}", p, w) for _, _, p, w in ranked[: args.top]]
+    registry = all_rules()
+    rules = [current, RECOMMENDED, *best, *((name, *registry[name]) for name in extra)]
+    for split in ("tune",) if args.tune_only else ("tune", "holdout"):
+        print()
+        print(
+            f"## {split} tasks: gap to the best grid one cycle (accuracy points, or % of MSE; + = worse); "
+            "rules estimated from the grid, fastai and auto from real runs"
+        )
+        print()
+        for line in report(grids, rules, split):
+            print(line)
+    if args.validated is not None:
+        for line in validated_table(grids, args.validated):
+            print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

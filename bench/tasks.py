@@ -1,0 +1,804 @@
+"""A task suite for the automatic one cycle: range test, grid, constant lr, fastai's rules, the auto path.
+
+Ten small tasks that need no download, varied on purpose (images, tabular classification, regression,
+sequences; SGD with momentum, Adam and AdamW; batch 32 to 256; about 300 to 3,000 steps; some with
+BatchNormalization or Dropout). Each task is one `Task` record in `TASKS`; a new task is a new record.
+Half of them are labelled `split="tune"` and half `"holdout"`: a rule's constants may be fitted on the
+tune tasks only (`bench/rule_fit.py`), the holdout tasks say how it does on tasks it was not tuned on.
+
+Data: a fixed test split, `train_test_split(test_size=0.25, random_state=0, stratify=y)` (no
+stratification for regression), used for the final metric only. From the training part, a seed's
+validation split (20%, `random_state=seed`) is carved out: the range test reads it, every model trains
+on the rest. Features are standardized with the statistics of the part a model trains on (tabular
+tasks), regression targets too, so a regression's test MSE is in units of the target's variance
+(predicting the training mean scores about 1).
+
+For each task and seed, every run starts from the same initial state (weights, optimizer variables and
+dropout seed state, restored in memory; a first tiny fit is run and undone beforehand, so every run
+sees the same sequence of shuffles) and reseeds:
+
+1. `range_test`: the range test as the library runs it by default, on the validation split:
+   `kclr.lr_find(model, x, y, batch_size=..., lr_range=(1e-5, 10), wd_list=[0, 1e-4, 1e-3, 1e-2],
+   validation_data=(x_val, y_val))`, `LrRangeTest`'s defaults otherwise. Its raw curves (`lr`, `loss`
+   and `val_loss` per weight decay) are saved, so rules can be evaluated offline.
+2. `one_cycle`: the grid, `kclr.OneCycle(lr_range=(peak / 25, peak), momentum_range=(0.95, 0.85))`
+   with the optimizer's `weight_decay=wd` (a float: Keras drops decay from the step when it is None),
+   over a geometric grid of peaks (`GRIDS`, by optimizer) x `WD_GRID`.
+3. `constant`: the same peaks as constant learning rates, weight decay 0.
+4. `fastai-valley`, `fastai-steep`, `fastai-minimum`, `fastai-slide`: fastai's four rules as fastai
+   applies them: on fastai's view of the weight-decay-0 sweep (the smoothed losses the sweep recorded,
+   trimmed `[steps // 10 : -5]`, as `fastai.callback.schedule.lr_find` does), each suggestion is the
+   `lr_max` of fastai's `fit_one_cycle` defaults: start `lr_max / 25`, `pct_start=0.25`, cosine both
+   ways, final `lr_max / 1e5` (fastai's `div_final`; PyTorch's `OneCycleLR` would end at
+   `lr_max / 25 / 1e4`: both negligible), momentum 0.95 -> 0.85 -> 0.95. Weight decay 0: fastai's own
+   default is 0.01 decoupled (true) weight decay for its Adam; 0 keeps the learning rate the only thing
+   the rule decides, and the grid shows what 0.01 would have given.
+5. `auto`: the library's automatic path, `kclr.OneCycle.from_range_test(lrrt, momentum_range=(0.95,
+   0.85))`, trained with `lrrt.best_wd` as the optimizer's weight decay.
+
+Every run appends one JSON line to `bench/results/tasks_<backend>.jsonl` as it finishes (task, split,
+seed, kind, peak, wd, metric, val_metric, seconds, ...; the range test's line holds its curves and its
+wall time). `metric` is the final test accuracy in % (classification) or the test MSE (regression;
+null when not finite). A stopped run loses nothing: `--resume` skips the (task, seed) pairs already
+complete in the file.
+
+    KERAS_BACKEND=jax .venv/bin/python bench/tasks.py                 # the full suite, 3 seeds
+    KERAS_BACKEND=jax .venv/bin/python bench/tasks.py --tasks digits_cnn --seeds 1
+    .venv/bin/python bench/tasks.py --report bench/results/tasks_jax.jsonl   # tables only, no training
+    KERAS_BACKEND=torch .venv/bin/python bench/tasks.py --quick        # CI smoke: < 60 s, prints a table
+
+On this 2-core machine the compute threads are limited to one (`--threads`, torch's intra-op threads
+and XLA's CPU threads): for these small models more threads only add contention.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import platform
+import sys
+import time
+import warnings
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow loads: quiet its start-up logs
+
+
+def _limit_xla_threads(argv):
+    """One XLA CPU thread unless `--threads 0`: must be set before JAX (or TensorFlow) loads."""
+    threads = 1
+    for i, arg in enumerate(argv):
+        if arg == "--threads" and i + 1 < len(argv):
+            threads = int(argv[i + 1])
+        elif arg.startswith("--threads="):
+            threads = int(arg.split("=", 1)[1])
+    if threads == 1:
+        flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " " + flags).strip()
+
+
+if __name__ == "__main__":
+    _limit_xla_threads(sys.argv[1:])
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+import keras_one_cycle_clr as kclr  # noqa: E402
+from keras_one_cycle_clr import suggest  # noqa: E402
+
+BACKEND = keras.backend.backend()
+RESULTS_DIR = Path(__file__).parent / "results"
+
+MOMENTUM_RANGE = (0.95, 0.85)
+DIV_FACTOR = 25  # lr_range = (peak / 25, peak)
+WD_GRID = (0.0, 1e-4, 1e-3, 1e-2)
+RANGE_TEST = {"lr_range": (1e-5, 10.0), "wd_list": list(WD_GRID)}  # LrRangeTest's defaults otherwise
+GRIDS = {"sgd": (1e-3, 3.0, 10), "adam": (1e-4, 0.3, 10), "adamw": (1e-4, 0.3, 10)}  # np.geomspace args
+FASTAI = {"div": 25.0, "div_final": 1e5, "pct_start": 0.25, "moms": (0.95, 0.85)}
+FASTAI_RULES = {"valley": "valley", "steep": "steepest", "minimum": "minimum", "slide": "slide"}
+VALIDATION_FRACTION = 0.2
+TEST_FRACTION = 0.25
+
+QUICK = {"tasks": ("breast_cancer_bn", "diabetes_mlp"), "epochs": 2, "grid": 3, "wd": (0.0, 1e-3)}
+QUICK_RANGE_TEST = {"steps": 20, "batches_per_step": 1}
+
+
+# -- data ------------------------------------------------------------------------------------------
+def _sklearn():
+    try:
+        import sklearn.datasets
+        import sklearn.model_selection
+    except ImportError as error:
+        msg = "bench/tasks.py needs scikit-learn: pip install 'keras-one-cycle-clr[demo]'"
+        raise ImportError(msg) from error
+    return sklearn
+
+
+def bundled(name):
+    """A scikit-learn bundled data set by loader name (`load_digits`, ...): `(x, y)`."""
+    return getattr(_sklearn().datasets, name)(return_X_y=True)
+
+
+def digits_images():
+    x, y = bundled("load_digits")
+    return (x / 16.0).reshape(-1, 8, 8, 1), y
+
+
+def make_classification(**kwargs):
+    return _sklearn().datasets.make_classification(random_state=0, **kwargs)
+
+
+def friedman1(n_samples, noise):
+    return _sklearn().datasets.make_friedman1(n_samples=n_samples, noise=noise, random_state=0)
+
+
+def one_hot_tokens(tokens, vocabulary):
+    return np.eye(vocabulary, dtype=np.float32)[tokens]
+
+
+def adding_sequences(n_samples, length):
+    """The adding problem as classification: each step holds a value in [0, 1) and a marker, two
+    steps are marked, and the label says whether the two marked values sum to more than 1. A GRU
+    has to find and remember two values anywhere in the sequence."""
+    rng = np.random.default_rng(0)
+    values = rng.random((n_samples, length))
+    markers = np.zeros((n_samples, length))
+    for row in range(n_samples):
+        markers[row, rng.choice(length, 2, replace=False)] = 1.0
+    label = ((values * markers).sum(axis=1) > 1.0).astype(np.int64)
+    return np.stack([values, markers], axis=-1), label
+
+
+def motif_sequences(n_samples, length, motifs=((0, 1, 2, 3), (3, 3, 1, 0)), vocabulary=4):
+    """Random token sequences with motifs planted at random places; the label is how many of the
+    distinct motifs occur (0, 1 or 2), computed exactly after planting: a Conv1D motif detector."""
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, vocabulary, size=(n_samples, length))
+    for motif in motifs:
+        plant = rng.random(n_samples) < 0.5
+        where = rng.integers(0, length - len(motif) + 1, size=n_samples)
+        for row in np.flatnonzero(plant):
+            tokens[row, where[row] : where[row] + len(motif)] = motif
+    windows = np.lib.stride_tricks.sliding_window_view(tokens, 4, axis=1)
+    label = sum((windows == np.asarray(motif)).all(axis=2).any(axis=1).astype(np.int64) for motif in motifs)
+    return one_hot_tokens(tokens, vocabulary), label
+
+
+# -- models ----------------------------------------------------------------------------------------
+def layers():
+    return keras.layers
+
+
+def cnn(shape, outputs):
+    lay = layers()
+    return [
+        keras.Input(shape),
+        lay.Conv2D(16, 3, padding="same", activation="relu"),
+        lay.Conv2D(32, 3, padding="same", activation="relu"),
+        lay.MaxPooling2D(),
+        lay.Flatten(),
+        lay.Dense(64, activation="relu"),
+        lay.Dense(outputs, activation="softmax"),
+    ]
+
+
+def mlp(hidden, *, dropout=0.0, batch_norm=False, regression=False):
+    """A builder of Dense(h) [+ BatchNormalization] + relu [+ Dropout] blocks and an output layer."""
+
+    def build(shape, outputs):
+        lay = layers()
+        stack = [keras.Input(shape)]
+        for units in hidden:
+            if batch_norm:
+                stack += [lay.Dense(units), lay.BatchNormalization(), lay.Activation("relu")]
+            else:
+                stack.append(lay.Dense(units, activation="relu"))
+            if dropout:
+                stack.append(lay.Dropout(dropout))
+        stack.append(lay.Dense(outputs, activation=None if regression else "softmax"))
+        return stack
+
+    return build
+
+
+def gru(units):
+    def build(shape, outputs):
+        lay = layers()
+        return [keras.Input(shape), lay.GRU(units), lay.Dense(outputs, activation="softmax")]
+
+    return build
+
+
+def conv1d(filters, kernel):
+    def build(shape, outputs):
+        lay = layers()
+        return [
+            keras.Input(shape),
+            lay.Conv1D(filters, kernel),
+            lay.BatchNormalization(),
+            lay.Activation("relu"),
+            lay.GlobalMaxPooling1D(),
+            lay.Dense(outputs, activation="softmax"),
+        ]
+
+    return build
+
+
+OPTIMIZERS = {
+    "sgd": lambda wd: keras.optimizers.SGD(0.01, momentum=0.9, weight_decay=wd),
+    "adam": lambda wd: keras.optimizers.Adam(1e-3, weight_decay=wd),
+    "adamw": lambda wd: keras.optimizers.AdamW(1e-3, weight_decay=wd),
+}
+
+
+# -- tasks -----------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """One task of the suite: where its data come from, its model and how it trains.
+
+    `data()` returns the whole data set `(x, y)`; `model(input_shape, outputs)` the model's layers;
+    `epochs` x the fit split's batches is the training budget (the cycle's length).
+    """
+
+    name: str
+    split: str  # "tune": a rule may be fitted on it; "holdout": only reported
+    kind: str  # what the task is, in words, for the tables
+    data: Callable[[], tuple]
+    model: Callable[[tuple, int], list]
+    optimizer: str  # a key of OPTIMIZERS
+    batch_size: int
+    epochs: int
+    regression: bool = False
+    standardize: bool = True  # the features (tabular data)
+
+
+TASKS = (
+    Task("digits_cnn", "tune", "images, CNN, SGD, short", digits_images, cnn, "sgd", 32, 10,
+         standardize=False),
+    Task("make_class_bn", "tune", "tabular 2-class, BN MLP, SGD, batch 256, short",
+         lambda: make_classification(n_samples=8000, n_features=30, n_informative=12, flip_y=0.03),
+         mlp((128, 64), batch_norm=True), "sgd", 256, 16),
+    Task("diabetes_mlp", "tune", "regression, MLP, Adam, short", lambda: bundled("load_diabetes"),
+         mlp((64, 64), regression=True), "adam", 32, 35, regression=True),
+    Task("motif_conv1d", "tune", "sequences, Conv1D+BN, SGD, batch 128", lambda: motif_sequences(6000, 40),
+         conv1d(32, 5), "sgd", 128, 20, standardize=False),
+    Task("digits_mlp_adamw", "tune", "digits as MLP + Dropout, AdamW, long", lambda: bundled("load_digits"),
+         mlp((128,), dropout=0.2), "adamw", 64, 120),
+    Task("breast_cancer_bn", "holdout", "tabular 2-class, BN MLP, SGD, short",
+         lambda: bundled("load_breast_cancer"), mlp((64,), batch_norm=True), "sgd", 32, 25),
+    Task("make_class3_adam", "holdout", "tabular 3-class, clustered, MLP, Adam, short",
+         lambda: make_classification(n_samples=3000, n_features=40, n_informative=8, n_redundant=10,
+                                     n_classes=3, n_clusters_per_class=3, class_sep=0.8),
+         mlp((64,)), "adam", 32, 5),
+    Task("make_class4_adamw", "holdout", "tabular 4-class, MLP + Dropout, AdamW, batch 128, long",
+         lambda: make_classification(n_samples=6000, n_features=20, n_informative=10, n_classes=4,
+                                     flip_y=0.02),
+         mlp((128, 128), dropout=0.3), "adamw", 128, 100),
+    Task("friedman1_mlp", "holdout", "regression, MLP, SGD, long", lambda: friedman1(3000, 1.0),
+         mlp((64, 64), regression=True), "sgd", 64, 100, regression=True),
+    Task("adding_gru", "holdout", "sequences (adding problem), GRU, Adam", lambda: adding_sequences(4000, 30),
+         gru(32), "adam", 64, 20, standardize=False),
+)  # fmt: skip
+TASKS_BY_NAME = {task.name: task for task in TASKS}
+
+
+def split_data(task, seed):
+    """The fixed test split, the seed's validation split and the fit split, standardized."""
+    model_selection = _sklearn().model_selection
+    x, y = task.data()
+    x = np.asarray(x, dtype=np.float32)
+    y = np.asarray(y, dtype=np.float32 if task.regression else np.int64)
+    stratify = None if task.regression else y
+    x_train, x_test, y_train, y_test = model_selection.train_test_split(
+        x, y, test_size=TEST_FRACTION, random_state=0, stratify=stratify
+    )
+    x_fit, x_val, y_fit, y_val = model_selection.train_test_split(
+        x_train,
+        y_train,
+        test_size=VALIDATION_FRACTION,
+        random_state=seed,
+        stratify=None if task.regression else y_train,
+    )
+    parts = {"fit": [x_fit, y_fit], "val": [x_val, y_val], "test": [x_test, y_test]}
+    if task.standardize:
+        mean, std = x_fit.mean(axis=0), x_fit.std(axis=0) + 1e-8
+        for part in parts.values():
+            part[0] = (part[0] - mean) / std
+    if task.regression:
+        mean, std = y_fit.mean(), y_fit.std()
+        for part in parts.values():
+            part[1] = ((part[1] - mean) / std)[:, None]
+    data = {
+        f"{axis}_{name}": value
+        for name, part in parts.items()
+        for axis, value in zip("xy", part, strict=True)
+    }
+    data["outputs"] = 1 if task.regression else int(y.max()) + 1
+    # What knowing nothing scores: the majority class, or the fit split's mean as the prediction.
+    if task.regression:
+        data["chance"] = float(np.mean(data["y_test"] ** 2))
+    else:
+        data["chance"] = 100.0 * float(np.bincount(y_test).max() / len(y_test))
+    return data
+
+
+# -- runs ------------------------------------------------------------------------------------------
+class FreshStart:
+    """One compiled model per weight decay, every run starting from the same state.
+
+    `quality.py`'s `SeedModel`, extended: the state restored is every variable of the model (dropout
+    layers' seed-generator states included, which `get_weights` leaves out) and of its optimizer; a
+    tiny fit is run and undone first, because Keras's first fit of a model draws one extra shuffle,
+    so that every run sees the same sequence of shuffles. All models of a seed share one set of
+    initial weights.
+    """
+
+    def __init__(self, task, data, seed, wds):
+        self.task, self.data, self.seed = task, data, seed
+        self.models = {}
+        initial = None
+        for wd in wds:
+            keras.utils.set_random_seed(seed)
+            model = keras.Sequential(task.model(data["x_fit"].shape[1:], data["outputs"]))
+            model.compile(
+                OPTIMIZERS[task.optimizer](float(wd)),
+                "mse" if task.regression else "sparse_categorical_crossentropy",
+                metrics=[] if task.regression else ["accuracy"],
+            )
+            model.optimizer.build(model.trainable_variables)
+            if initial is None:
+                initial = model.get_weights()
+            model.set_weights(initial)
+            variables = [*model.variables, *model.optimizer.variables]
+            state = [np.array(v.numpy(), copy=True) for v in variables]
+            size = task.batch_size
+            model.fit(data["x_fit"][:size], data["y_fit"][:size], batch_size=size, verbose=0)
+            self.models[wd] = (model, variables, state)
+
+    def fresh(self, wd, learning_rate):
+        model, variables, state = self.models[wd]
+        for variable, value in zip(variables, state, strict=True):
+            variable.assign(value)
+        model.optimizer.learning_rate.assign(learning_rate)
+        keras.utils.set_random_seed(self.seed)
+        return model
+
+
+def evaluate(model, data, part, task):
+    result = model.evaluate(
+        data[f"x_{part}"], data[f"y_{part}"], batch_size=1024, verbose=0, return_dict=True
+    )
+    value = float(result["loss"] if task.regression else 100.0 * result["accuracy"])
+    return value if math.isfinite(value) else None
+
+
+def train(start, kind, peak, wd):
+    """One training run from the seed's initial state; returns its metrics and wall time."""
+    task, data = start.task, start.data
+    if kind == "constant":
+        model, callbacks = start.fresh(wd, peak), []
+    elif kind.startswith("fastai-"):
+        model = start.fresh(wd, peak / FASTAI["div"])
+        callbacks = [
+            kclr.OneCycle(
+                lr_range=(peak / FASTAI["div"], peak),
+                momentum_range=FASTAI["moms"],
+                phase_one_fraction=FASTAI["pct_start"],
+                final_lr=peak / FASTAI["div_final"],
+            )
+        ]
+    else:  # the grid's and the auto path's one cycle
+        model = start.fresh(wd, peak / DIV_FACTOR)
+        callbacks = [kclr.OneCycle(lr_range=(peak / DIV_FACTOR, peak), momentum_range=MOMENTUM_RANGE)]
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # overflow in a diverging run is a result here, not a problem
+        history = model.fit(
+            data["x_fit"],
+            data["y_fit"],
+            batch_size=task.batch_size,
+            epochs=start.epochs,
+            callbacks=callbacks,
+            verbose=0,
+        )
+        metric = evaluate(model, data, "test", task)
+        val_metric = evaluate(model, data, "val", task)
+    train_loss = float(history.history["loss"][-1])
+    return {
+        "metric": metric,
+        "val_metric": val_metric,
+        "train_loss": train_loss if math.isfinite(train_loss) else None,
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def fastai_view(lrs, smoothed, steps):
+    """What fastai's rules see: the recorded part of the sweep (it stops early), trimmed
+    `[steps // 10 : -5]` (quality.py's `fastai_view`, for any number of steps)."""
+    recorded = int(np.isfinite(smoothed).sum())  # the sweep records a prefix; NaN after it stopped
+    start, end = steps // 10, 5
+    if recorded - end - start < 2:  # too short a sweep to trim: fastai would fail; keep it all
+        return lrs[:recorded], smoothed[:recorded]
+    return lrs[start : recorded - end], smoothed[start : recorded - end]
+
+
+def fastai_suggestions(lrs, train_loss, steps):
+    """fastai's four suggestions from the weight-decay-0 sweep's raw training losses."""
+    lrs = np.asarray(lrs, dtype=np.float64)
+    view = fastai_view(lrs, suggest.smooth(np.asarray(train_loss, dtype=np.float64)), steps)
+    return {name: float(suggest.RULES[rule](*view)) for name, rule in FASTAI_RULES.items()}
+
+
+def curves_record(lrrt):
+    def column_lists(array):
+        if array is None:
+            return None
+        return [
+            [None if not math.isfinite(v) else float(v) for v in array[:, j]] for j in range(array.shape[1])
+        ]
+
+    return {
+        "lr": [float(v) for v in lrrt.lr],
+        "wd_list": list(lrrt.wd_list),
+        "loss": column_lists(lrrt.loss),
+        "val_loss": column_lists(lrrt.val_loss),
+        "steps": lrrt.steps,
+        "batches_per_step": lrrt.batches_per_step,
+        "threshold_multiplier": lrrt.threshold_multiplier,
+    }
+
+
+def run_task_seed(task, seed, args, write):
+    """Every run of one task and seed; each result goes to `write` as soon as it is known."""
+    keras.backend.clear_session()
+    data = split_data(task, seed)
+    epochs = args.epochs_override or task.epochs
+    steps_per_epoch = math.ceil(len(data["x_fit"]) / task.batch_size)
+    base = {
+        "task": task.name,
+        "split": task.split,
+        "seed": seed,
+        "backend": BACKEND,
+        "optimizer": task.optimizer,
+        "batch_size": task.batch_size,
+        "epochs": epochs,
+        "steps": epochs * steps_per_epoch,
+        "regression": task.regression,
+        "chance": data["chance"],
+        "quick": args.quick,
+    }
+    t0 = time.perf_counter()
+    start = FreshStart(task, data, seed, args.wd_grid)
+    start.epochs = epochs
+    setup_seconds = time.perf_counter() - t0
+
+    range_test = dict(RANGE_TEST, wd_list=list(args.wd_grid), **(QUICK_RANGE_TEST if args.quick else {}))
+    model = start.fresh(0.0, 1e-3)
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lrrt = kclr.lr_find(
+            model,
+            data["x_fit"],
+            data["y_fit"],
+            batch_size=task.batch_size,
+            validation_data=(data["x_val"], data["y_val"]),
+            **range_test,
+        )
+    range_seconds = time.perf_counter() - t0
+    auto = kclr.OneCycle.from_range_test(lrrt, momentum_range=MOMENTUM_RANGE)
+    auto_peak, auto_wd = float(auto.lr_range[1]), float(lrrt.best_wd)
+    fastai = fastai_suggestions(lrrt.lr, lrrt.loss[:, list(lrrt.wd_list).index(0.0)], lrrt.steps)
+    write(
+        {
+            **base,
+            "kind": "range_test",
+            "seconds": range_seconds,
+            "setup_seconds": setup_seconds,
+            "curves": curves_record(lrrt),
+            "auto": {"peak": auto_peak, "wd": auto_wd},
+            "fastai": fastai,
+        }
+    )
+
+    lo, hi, n = GRIDS[task.optimizer]
+    peaks = [float(p) for p in np.geomspace(lo, hi, args.grid or n)]
+    plan = [(f"fastai-{name}", peak, 0.0) for name, peak in fastai.items()]
+    plan.append(("auto", auto_peak, auto_wd))
+    plan += [("one_cycle", peak, wd) for wd in args.wd_grid for peak in peaks]
+    plan += [("constant", peak, 0.0) for peak in peaks]
+    for kind, peak, wd in plan:
+        write({**base, "kind": kind, "peak": peak, "wd": wd, **train(start, kind, peak, wd)})
+
+
+# -- results ---------------------------------------------------------------------------------------
+def read_results(path):
+    with open(path) as lines:
+        return [json.loads(line) for line in lines if line.strip()]
+
+
+def analysis_value(record):
+    """The metric as the tables compare it: a regression that diverged (or did worse than predicting
+    the mean) counts as predicting the mean, so a mean over seeds stays finite."""
+    value = record["metric"]
+    if record["regression"]:
+        return record["chance"] if value is None else min(value, record["chance"])
+    return value
+
+
+def better(regression):
+    """`key` for `max`: the better of two metric values."""
+    return (lambda v: -v) if regression else (lambda v: v)
+
+
+def gap(value, best, regression):
+    """How far `value` is behind `best`: accuracy points, or percent of the best MSE."""
+    return 100.0 * (value - best) / best if regression else best - value
+
+
+def _complete(runs):
+    """Whether one seed's runs hold the whole grid: the constant runs come last in a seed's plan, so a
+    seed is complete when every grid peak has its constant run and every (peak, wd) its one cycle."""
+    peaks = {p for k, p, _ in runs if k == "one_cycle"}
+    wds = {w for k, _, w in runs if k == "one_cycle"}
+    constant = {p for k, p, _ in runs if k == "constant"}
+    one_cycle = {(p, w) for k, p, w in runs if k == "one_cycle"}
+    return bool(peaks) and constant == peaks and one_cycle == {(p, w) for p in peaks for w in wds}
+
+
+class TaskResults:
+    """One task's records, grouped for the tables (complete seeds only)."""
+
+    def __init__(self, records):
+        self.records = records
+        first = records[0]
+        self.name, self.split, self.regression = first["task"], first["split"], first["regression"]
+        self.range_tests = {r["seed"]: r for r in records if r["kind"] == "range_test"}
+        by_seed = defaultdict(set)
+        for r in records:
+            if r["kind"] != "range_test":
+                by_seed[r["seed"]].add((r["kind"], r["peak"], r["wd"]))
+        self.seeds = sorted(s for s, runs in by_seed.items() if s in self.range_tests and _complete(runs))
+        self.runs = [r for r in records if r["kind"] != "range_test" and r["seed"] in self.seeds]
+
+    def grid(self, kind):
+        """{(peak, wd): [values over seeds]} of the grid runs of `kind`."""
+        table = defaultdict(list)
+        for r in self.runs:
+            if r["kind"] == kind:
+                table[(r["peak"], r["wd"])].append(analysis_value(r))
+        return table
+
+    def best(self, kind):
+        """(peak, wd, values) of the grid point with the best mean over seeds."""
+        table = self.grid(kind)
+        key = better(self.regression)
+        (peak, wd), values = max(table.items(), key=lambda item: key(np.mean(item[1])))
+        return peak, wd, values
+
+    def rule(self, kind):
+        """[(peak, wd, value)] per seed of a rule's runs (`fastai-*`, `auto`)."""
+        return [(r["peak"], r["wd"], analysis_value(r)) for r in self.runs if r["kind"] == kind]
+
+    def seconds(self):
+        """(range test wall time, median training run wall time), means over seeds."""
+        tests = [self.range_tests[s]["seconds"] for s in self.seeds]
+        runs = [r["seconds"] for r in self.runs if r["kind"] == "one_cycle"]
+        return float(np.mean(tests)), float(np.median(runs))
+
+
+def group_by_task(records):
+    tasks = defaultdict(list)
+    for record in records:
+        tasks[record["task"]].append(record)
+    results = [TaskResults(r) for r in tasks.values()]
+    return [t for t in results if t.seeds]
+
+
+def fmt_value(value, regression):
+    return f"{value:.4f}" if regression else f"{value:.2f}"
+
+
+def fmt_pm(values, regression):
+    values = np.asarray(values, dtype=np.float64)
+    std = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    return f"{fmt_value(float(np.mean(values)), regression)} ± {fmt_value(std, regression)}"
+
+
+def fmt_peaks(peaks):
+    peaks = np.asarray(peaks, dtype=np.float64)
+    if np.allclose(peaks, peaks[0], rtol=1e-6):
+        return f"{peaks[0]:.3g}"
+    return f"{math.exp(np.mean(np.log(peaks))):.3g} ({peaks.min():.3g}-{peaks.max():.3g})"
+
+
+def fmt_wds(wds):
+    distinct = sorted(set(wds))
+    return "/".join(f"{wd:g}" for wd in distinct)
+
+
+def table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+RULE_KINDS = ("fastai-valley", "fastai-steep", "fastai-minimum", "fastai-slide", "auto")
+
+
+def summary_tables(records):
+    """The suite's tables, as markdown lines."""
+    results = group_by_task(records)
+    lines = []
+    if not results:
+        return ["No complete (task, seed) in the results yet."]
+    header = ["task", "split", "metric", "seeds", "best one cycle (peak, wd)", "best constant (lr)"]
+    header += [kind for kind in RULE_KINDS]
+    header += ["range test s", "train run s"]
+    rows = []
+    for t in results:
+        peak, wd, values = t.best("one_cycle")
+        c_peak, _, c_values = t.best("constant")
+        best_mean = float(np.mean(values))
+        row = [
+            t.name,
+            t.split,
+            "MSE" if t.regression else "acc %",
+            len(t.seeds),
+            f"{fmt_pm(values, t.regression)} ({peak:.3g}, {wd:g})",
+            f"{fmt_pm(c_values, t.regression)} ({c_peak:.3g})",
+        ]
+        for kind in RULE_KINDS:
+            runs = t.rule(kind)
+            mean = float(np.mean([v for _, _, v in runs]))
+            unit = "%" if t.regression else ""
+            row.append(
+                f"{fmt_pm([v for _, _, v in runs], t.regression)} "
+                f"({gap(mean, best_mean, t.regression):+.1f}{unit})"
+            )
+        rows.append(row + [f"{s:.2f}" for s in t.seconds()])
+    lines.append(
+        "## The suite: test metric, mean ± std over seeds; in brackets the gap to the best one cycle "
+        "of the grid (accuracy points, or % of the best MSE; + = worse)"
+    )
+    lines.append("")
+    lines.append(table(header, rows))
+    for t in results:
+        lines += ["", f"### {t.name} ({t.split}; {'test MSE' if t.regression else 'test accuracy %'})"]
+        lines.append("")
+        peak, wd, values = t.best("one_cycle")
+        best_mean = float(np.mean(values))
+        detail = [["best one cycle (grid)", f"{peak:.3g}", f"{wd:g}", fmt_pm(values, t.regression), "+0.0"]]
+        c_peak, _, c_values = t.best("constant")
+        detail.append(
+            [
+                "best constant lr (grid)",
+                f"{c_peak:.3g}",
+                "0",
+                fmt_pm(c_values, t.regression),
+                f"{gap(float(np.mean(c_values)), best_mean, t.regression):+.2f}",
+            ]
+        )
+        for kind in RULE_KINDS:
+            runs = t.rule(kind)
+            values_k = [v for _, _, v in runs]
+            detail.append(
+                [
+                    kind,
+                    fmt_peaks([p for p, _, _ in runs]),
+                    fmt_wds([w for _, w, _ in runs]),
+                    fmt_pm(values_k, t.regression),
+                    f"{gap(float(np.mean(values_k)), best_mean, t.regression):+.2f}",
+                ]
+            )
+        lines.append(table(["run", "peak lr", "wd", "metric (mean ± std)", "gap to best"], detail))
+        lines.append("")
+        grid = t.grid("one_cycle")
+        peaks = sorted({p for p, _ in grid})
+        wds = sorted({w for _, w in grid})
+        constant = t.grid("constant")
+        grid_rows = []
+        for p in peaks:
+            row = [f"{p:.3g}"] + [fmt_value(float(np.mean(grid[(p, w)])), t.regression) for w in wds]
+            row.append(
+                fmt_value(float(np.mean(constant[(p, 0.0)])), t.regression) if (p, 0.0) in constant else ""
+            )
+            grid_rows.append(row)
+        lines.append(table(["peak / lr"] + [f"one cycle wd={w:g}" for w in wds] + ["constant"], grid_rows))
+    return lines
+
+
+# -- main ------------------------------------------------------------------------------------------
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
+    parser.add_argument("--first-seed", type=int, default=0, help="the first seed (default 0)")
+    parser.add_argument("--tasks", default=None, help="comma-separated task names (default: all)")
+    parser.add_argument("--grid", type=int, default=None, help="peaks in the lr grid (default 10)")
+    parser.add_argument("--epochs", dest="epochs_override", type=int, default=None, help="override epochs")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="JSONL (default bench/results/tasks_<backend>)"
+    )
+    parser.add_argument("--resume", action="store_true", help="skip (task, seed) pairs complete in --out")
+    parser.add_argument("--report", type=Path, default=None, help="only print the tables of this JSONL")
+    parser.add_argument("--quick", action="store_true", help="CI smoke: 1 seed, 2 tasks, 3-point grids")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch intra-op threads and XLA CPU threads (default 1; 0 leaves the libraries' defaults)",
+    )
+    args = parser.parse_args(argv)
+    args.wd_grid = WD_GRID
+    if args.quick:
+        args.seeds, args.grid, args.wd_grid = 1, QUICK["grid"], QUICK["wd"]
+        args.epochs_override = args.epochs_override or QUICK["epochs"]
+        args.tasks = args.tasks or ",".join(QUICK["tasks"])
+    names = args.tasks.split(",") if args.tasks else [t.name for t in TASKS]
+    unknown = [n for n in names if n not in TASKS_BY_NAME]
+    if unknown:
+        parser.error(f"unknown task(s) {unknown}; known: {list(TASKS_BY_NAME)}")
+    args.task_list = [TASKS_BY_NAME[n] for n in names]
+    if args.seeds < 1 or (args.grid is not None and args.grid < 2):
+        parser.error("--seeds must be >= 1 and --grid >= 2")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.report is not None:
+        for line in summary_tables(read_results(args.report)):
+            print(line)
+        return 0
+    if BACKEND == "torch" and args.threads > 0:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    out = args.out
+    if out is None and args.quick:  # a smoke run's numbers mean nothing: keep them out of the repository
+        import tempfile
+
+        out = Path(tempfile.mkdtemp()) / f"tasks_{BACKEND}_quick.jsonl"
+    elif out is None:
+        out = RESULTS_DIR / f"tasks_{BACKEND}.jsonl"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    done = set()
+    if args.resume and out.exists():
+        for t in group_by_task(read_results(out)):
+            done |= {(t.name, s) for s in t.seeds}
+    elif not args.resume and out.exists():
+        out.unlink()  # a fresh run: the file holds this run's results only
+    started = time.perf_counter()
+    print(
+        f"# Task suite: backend={BACKEND}, keras {keras.__version__}, python {platform.python_version()}, "
+        f"out={out}",
+        flush=True,
+    )
+
+    def write(record):
+        with open(out, "a") as f:
+            f.write(json.dumps(record) + "\n")
+
+    for task in args.task_list:
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            if (task.name, seed) in done:
+                continue
+            t0 = time.perf_counter()
+            run_task_seed(task, seed, args, write)
+            print(
+                f"[{task.name} seed {seed}] {time.perf_counter() - t0:.0f} s "
+                f"({time.perf_counter() - started:.0f} s elapsed)",
+                flush=True,
+            )
+    for line in summary_tables(read_results(out)):
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
