@@ -33,8 +33,10 @@ sees the same sequence of shuffles) and reseeds:
    `lr_max / 25 / 1e4`: both negligible), momentum 0.95 -> 0.85 -> 0.95. Weight decay 0: fastai's own
    default is 0.01 decoupled (true) weight decay for its Adam; 0 keeps the learning rate the only thing
    the rule decides, and the grid shows what 0.01 would have given.
-5. `auto`: the library's automatic path, `kclr.OneCycle.from_range_test(lrrt, momentum_range=(0.95,
-   0.85))`, trained with `lrrt.best_wd` as the optimizer's weight decay.
+5. `auto`: the library's automatic path, `lrrt.choose_one_cycle()` (what `fit_one_cycle` and
+   `OneCycle.from_range_test` use): its peak, with its weight decay as the optimizer's. The results
+   committed before 2026-12-01's rule change hold the earlier path (`from_range_test` at min/6 with
+   `best_wd`).
 
 Every run appends one JSON line to `bench/results/tasks_<backend>.jsonl` as it finishes (task, split,
 seed, kind, peak, wd, metric, val_metric, seconds, ...; the range test's line holds its curves and its
@@ -434,7 +436,7 @@ def fastai_suggestions(lrs, train_loss, steps):
     return {name: float(suggest.RULES[rule](*view)) for name, rule in FASTAI_RULES.items()}
 
 
-def curves_record(lrrt):
+def curves_record(lrrt, settings):
     def column_lists(array):
         if array is None:
             return None
@@ -447,9 +449,8 @@ def curves_record(lrrt):
         "wd_list": list(lrrt.wd_list),
         "loss": column_lists(lrrt.loss),
         "val_loss": column_lists(lrrt.val_loss),
-        "steps": lrrt.steps,
-        "batches_per_step": lrrt.batches_per_step,
-        "threshold_multiplier": lrrt.threshold_multiplier,
+        "steps": len(lrrt.lr),
+        **{key: settings[key] for key in ("batches_per_step", "threshold_multiplier") if key in settings},
     }
 
 
@@ -491,16 +492,16 @@ def run_task_seed(task, seed, args, write):
             **range_test,
         )
     range_seconds = time.perf_counter() - t0
-    auto = kclr.OneCycle.from_range_test(lrrt, momentum_range=MOMENTUM_RANGE)
-    auto_peak, auto_wd = float(auto.lr_range[1]), float(lrrt.best_wd)
-    fastai = fastai_suggestions(lrrt.lr, lrrt.loss[:, list(lrrt.wd_list).index(0.0)], lrrt.steps)
+    choice = lrrt.choose_one_cycle()  # what fit_one_cycle would train
+    auto_peak, auto_wd = float(choice.peak), float(choice.weight_decay)
+    fastai = fastai_suggestions(lrrt.lr, lrrt.loss[:, list(lrrt.wd_list).index(0.0)], len(lrrt.lr))
     write(
         {
             **base,
             "kind": "range_test",
             "seconds": range_seconds,
             "setup_seconds": setup_seconds,
-            "curves": curves_record(lrrt),
+            "curves": curves_record(lrrt, range_test),
             "auto": {"peak": auto_peak, "wd": auto_wd},
             "fastai": fastai,
         }

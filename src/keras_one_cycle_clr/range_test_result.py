@@ -15,7 +15,7 @@ import numpy as np
 from keras_one_cycle_clr import _checks, suggest
 
 # Fitted on the "tune" half of bench/tasks.py, checked on the other half (BENCHMARKS.md, section 4).
-ONE_CYCLE_PEAK_DIVISOR = 3.0
+ONE_CYCLE_PEAK_DIVISOR = 4.0
 # How far apart two sweeps' lowest smoothed losses must be, in standard deviations of that
 # difference, before the lower one counts as better.
 WD_NOISE_SIGMAS = 2.0
