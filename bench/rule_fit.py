@@ -496,10 +496,23 @@ RECOMMENDED = (
 )
 
 
+def peak_library(curves):
+    """The library's own choice, `RangeTestResult.choose_one_cycle` (what fit_one_cycle trains)."""
+    return float(curves.library_test().choose_one_cycle().peak)
+
+
+def wd_library(curves):
+    return float(curves.library_test().choose_one_cycle().weight_decay)
+
+
 def all_rules():
-    """{name: (peak rule, wd rule)} of every candidate, `current` included."""
+    """{name: (peak rule, wd rule)} of every candidate, `current` and `library` included."""
     peak_rules, wd_rules = candidates()
-    rules = {"current": (peak_current, wd_current), RECOMMENDED[0]: RECOMMENDED[1:]}
+    rules = {
+        "current": (peak_current, wd_current),
+        "library": (peak_library, wd_library),
+        RECOMMENDED[0]: RECOMMENDED[1:],
+    }
     rules.update({f"{p.__name__} + {w.__name__}": (p, w) for p in peak_rules for w in wd_rules})
     return rules
 

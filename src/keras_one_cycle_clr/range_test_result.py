@@ -16,9 +16,12 @@ from keras_one_cycle_clr import _checks, suggest
 
 # Fitted on the "tune" half of bench/tasks.py, checked on the other half (BENCHMARKS.md, section 4).
 ONE_CYCLE_PEAK_DIVISOR = 4.0
-# How far apart two sweeps' lowest smoothed losses must be, in standard deviations of that
-# difference, before the lower one counts as better.
+# How far apart two sweeps' lowest smoothed losses must be before the lower one counts as better:
+# two standard deviations of that difference, and at least 5% of the best. Sweeps run on other
+# batches from the same start, and on the suite's tune tasks their minima differed by 2-15% between
+# weight decays that trained alike, far more than the per-step scatter says.
 WD_NOISE_SIGMAS = 2.0
+WD_RELATIVE_TIE = 0.05
 _SMOOTHING = 0.98  # suggest.smooth's beta
 # A sweep whose best loss went below this fraction of its first, and that is back at its first, is
 # diverging: stuck at chance level, the loss no longer grows to `threshold_multiplier` x the best.
@@ -131,14 +134,15 @@ class RangeTestResult:
            of the sweep, where the learning rate is too small to move the loss) times the share of
            it that the smoothing lets through.
         2. The weight decays whose lowest loss is within `WD_NOISE_SIGMAS` standard deviations of
-           the best one are tied: the data cannot tell them apart. Among them, the largest is
-           chosen (regularization that costs no loss the range test can see); a single one is
-           chosen because it is lower.
-        3. The peak is the learning rate at the lowest point of the tied sweeps' mean smoothed
+           the best one, or within `WD_RELATIVE_TIE` of it (sweeps run on other batches, which moves
+           their minima more than the per-step scatter shows), are tied: the data cannot tell them
+           apart. Among them, the smallest is chosen (the least change to what the user built);
+           a single one is chosen because it is lower.
+        3. The peak is the learning rate at the lowest point of the chosen sweep's smoothed
            training loss (trimmed as fastai's rules see it, `suggest.trim`), divided by
            `divisor`: one cycle tolerates a larger peak than a constant rate (fastai's `minimum`
            divides by 10), but the curve's minimum is already past the best
-           (`ONE_CYCLE_PEAK_DIVISOR`, fitted on bench/tasks.py).
+           (`ONE_CYCLE_PEAK_DIVISOR`, fitted on the tune half of bench/tasks.py).
 
         Example:
 
@@ -148,7 +152,7 @@ class RangeTestResult:
         >>> noisy = bowl[:, None] + np.random.default_rng(0).normal(0, 0.01, (50, 2))
         >>> choice = RangeTestResult(lr, noisy, wd_list=[0.0, 1e-3]).choose_one_cycle()
         >>> choice.weight_decay, choice.weight_decays_tied
-        (0.001, (0.0, 0.001))
+        (0.0, (0.0, 0.001))
 
         Args:
             divisor: A Python float >= 1. Defaults to `ONE_CYCLE_PEAK_DIVISOR`.
@@ -166,24 +170,24 @@ class RangeTestResult:
         lowest = np.array([np.nanmin(c) if np.isfinite(c).any() else np.inf for c in smoothed.T])
         noise = np.array([_lowest_point_noise(losses[:, j]) for j in range(self.n_wd)])
         best = int(np.argmin(lowest))
-        spread = WD_NOISE_SIGMAS * np.sqrt(noise**2 + noise[best] ** 2)
+        spread = np.maximum(
+            WD_NOISE_SIGMAS * np.sqrt(noise**2 + noise[best] ** 2), WD_RELATIVE_TIE * abs(lowest[best])
+        )
         tied = [j for j in range(self.n_wd) if lowest[j] <= lowest[best] + spread[j]]
         if self.wd_list:
-            chosen = max(tied, key=lambda j: self.wd_list[j])
+            chosen = min(tied, key=lambda j: self.wd_list[j])
             weight_decay = self.wd_list[chosen]
             tied_wds = tuple(sorted(self.wd_list[j] for j in tied))
         else:
             chosen, weight_decay, tied_wds = 0, None, ()
-        train = np.stack([suggest.smooth(self.losses("train")[:, j], _SMOOTHING) for j in tied], 1)
-        reached = np.isfinite(train).all(axis=1)
-        curve = np.where(reached, train.mean(axis=1), np.nan) if reached.sum() >= 2 else train[:, 0]
-        lrs, curve = suggest.trim(self.lr, curve, len(self.lr) // 10)  # as fastai's rules see it
+        train = suggest.smooth(self.losses("train")[:, chosen], _SMOOTHING)
+        lrs, curve = suggest.trim(self.lr, train, len(self.lr) // 10)  # as fastai's rules see it
         at_lowest = float(lrs[int(np.argmin(curve))])
         peak = at_lowest / divisor
         if not self.wd_list:
             how = "no weight-decay grid"
         elif len(tied) > 1:
-            how = f"weight decays {list(tied_wds)} within noise of each other: the largest"
+            how = f"weight decays {list(tied_wds)} within noise of each other: the smallest"
         else:
             how = f"weight decay {weight_decay:g} lowest beyond noise"
         reason = f"peak = lr at the lowest smoothed loss ({at_lowest:.3g}) / {divisor:g}; {how}"
