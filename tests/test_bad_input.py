@@ -676,6 +676,10 @@ def fit(model, callback, x=X, y=Y, **kwargs):
     model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[callback], **kwargs)
 
 
+def fit_all(model, *callbacks):
+    model.fit(X, Y, batch_size=4, epochs=2, verbose=0, callbacks=list(callbacks))
+
+
 def at_fit(case_id, build, call, error, *words, marks=()):
     """One row: on the model `build()` returns, `call(model)` raises `error` naming the argument."""
     return pytest.param(build, call, error, words, id=case_id, marks=marks)
@@ -739,6 +743,38 @@ AT_FIT = [
         "`batches_per_step`",
         "multiple of the model's steps_per_execution (2)",
         marks=NO_MULTI_STEP,
+    ),
+    at_fit(
+        "OneCycle-with-LearningRateScheduler",
+        tiny_model,
+        lambda m: fit_all(m, kclr.OneCycle(LR), keras.callbacks.LearningRateScheduler(lambda e, lr: lr)),
+        ValueError,
+        "`callbacks`",
+        "OneCycle and LearningRateScheduler",
+    ),
+    at_fit(
+        "ReduceLROnPlateau-with-CLR",
+        tiny_model,
+        lambda m: fit_all(m, keras.callbacks.ReduceLROnPlateau("loss"), kclr.CLR(2, LR)),
+        ValueError,
+        "`callbacks`",
+        "CLR and ReduceLROnPlateau",
+    ),
+    at_fit(
+        "LrRangeTest-with-OneCycle",
+        tiny_model,
+        lambda m: fit_all(m, LrRangeTest(steps=4, batches_per_step=1), kclr.OneCycle(LR)),
+        ValueError,
+        "`callbacks`",
+        "LrRangeTest and OneCycle",
+    ),
+    at_fit(
+        "lr_find-with-ReduceLROnPlateau",
+        tiny_model,
+        lambda m: kclr.lr_find(m, X, Y, steps=4, callbacks=[keras.callbacks.ReduceLROnPlateau("loss")]),
+        ValueError,
+        "`callbacks`",
+        "LrRangeTest and ReduceLROnPlateau",
     ),
     at_fit(
         "lr_find-on-an-optimizer-with-a-LearningRateSchedule",

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import inspect
 import sys
+import warnings
 
 import keras
 import numpy as np
 
-from keras_one_cycle_clr import _checks, _data, hyperparams, schedules
+from keras_one_cycle_clr import _checks, _data, _fit_callbacks, hyperparams, schedules
+from keras_one_cycle_clr import _keras_compat as compat
 from keras_one_cycle_clr.range_test import LrRangeTest
 
 # Measured, not borrowed: see OneCycle.from_range_test and bench/quality.py.
@@ -28,6 +30,7 @@ class _PolicyCallback(keras.callbacks.Callback):
     # The batch-end hook only records what it is given; every state change happens in begin hooks,
     # so Keras may dispatch batch ends on its background thread.
     async_safe = True
+    _sets_learning_rate_in_step = True  # another learning-rate callback in the same fit is refused
 
     def __init__(self, momentum_range, reset_on_train_begin, record_frq, verbose):
         super().__init__()
@@ -51,6 +54,7 @@ class _PolicyCallback(keras.callbacks.Callback):
         # This epoch: what the batch hooks compare with, worked out once per epoch.
         self._epoch_start_batch = None  # batches into the cycle at this epoch's start
         self._stop_batch = None  # from this batch index on, the cycle ends within the execution
+        self._early_stopping = []  # the fit's EarlyStopping callbacks, until the first epoch begins
 
     # -- schedules -------------------------------------------------------------------------------
     def _build_schedules(self, total_steps):
@@ -114,6 +118,17 @@ class _PolicyCallback(keras.callbacks.Callback):
 
     # -- Keras hooks -----------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
+        if not self.params or self.model is None:
+            msg = (
+                f"{type(self).__name__} needs `set_model(model)` and `set_params({{'epochs': ..., "
+                "'steps': ...})` before its hooks, as `fit` calls them: call those first in a loop of "
+                "your own."
+            )
+            raise RuntimeError(msg)
+        # Before anything else: the first of ours in the list raises before any of ours acts.
+        others = _fit_callbacks.other_callbacks(self)
+        _fit_callbacks.check_sole_learning_rate_callback(self, others)
+        self._early_stopping = [other for other in others if isinstance(other, keras.callbacks.EarlyStopping)]
         batches_per_epoch = self.params.get("steps")
         if batches_per_epoch is None:
             msg = (
@@ -184,18 +199,56 @@ class _PolicyCallback(keras.callbacks.Callback):
             self.model.optimizer, scheduled, start_step=self._cycle_start_batch
         )
         self._injection.install(self.model)
+        early_stopping, self._early_stopping = self._early_stopping, []
+        for callback in early_stopping:
+            self._warn_if_stopped_early(callback, epoch)
 
-    def on_train_batch_begin(self, batch, logs=None):
+    def _rise_end_batch(self):
+        """The batch into the cycle at which the learning rate stops rising for the first time, if
+        stopping before it defeats the policy; else None."""
+        return None
+
+    def _warn_if_stopped_early(self, early_stopping, first_epoch):
+        rise_end = self._rise_end_batch()
+        if rise_end is None:
+            return
+        epochs = self.params["epochs"]
+
+        def batches_done_after(epoch):  # into the cycle, at the end of `epoch`
+            return self._fit_start_batch + (epoch - first_epoch + 1) * self._batches_per_epoch
+
+        earliest = compat.earliest_early_stop(early_stopping, first_epoch)
+        if earliest >= epochs - 1 or batches_done_after(earliest) >= rise_end:
+            return
+        rise_end_epoch = next(
+            (e for e in range(first_epoch, epochs) if batches_done_after(e) >= rise_end), epochs - 1
+        )
+        warnings.warn(
+            f"EarlyStopping(patience={early_stopping.patience}, "
+            f"start_from_epoch={early_stopping.start_from_epoch}) can stop this fit after epoch "
+            f"{earliest + 1}, while {type(self).__name__} is still raising the learning rate (until "
+            f"epoch {rise_end_epoch + 1} of {epochs}): training would then end at a high learning "
+            "rate, without the annealing that one cycle trains for. Pass "
+            f"EarlyStopping(start_from_epoch={rise_end_epoch}) or more (Keras counts it from 0).",
+            stacklevel=2,
+        )
+
+    def _require_epoch(self, hook):
         if self._stop_batch is None:
             msg = (
-                f"{type(self).__name__}'s batch hooks need on_train_begin and on_epoch_begin to have "
-                "run first, as `fit` calls them: call those first in a loop of your own."
+                f"{type(self).__name__}.{hook} needs on_train_begin and on_epoch_begin to have run "
+                "first, as `fit` calls them: call those first in a loop of your own (and "
+                "on_train_end last, which removes the schedules from the optimizer)."
             )
             raise RuntimeError(msg)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._require_epoch("on_train_batch_begin")
         if batch >= self._stop_batch:  # the cycle ends within this execution
             self.model.stop_training = True
 
     def on_train_batch_end(self, batch, logs=None):
+        self._require_epoch("on_train_batch_end")
         # With steps_per_execution, Keras reports the end of a short last chunk past the epoch's end.
         end = self._epoch_start_batch + min(batch, self._batches_per_epoch - 1)
         if end // self.record_frq == (end - self._batches_per_execution) // self.record_frq:
@@ -206,6 +259,7 @@ class _PolicyCallback(keras.callbacks.Callback):
         self._records[iteration] = record
 
     def on_epoch_end(self, epoch, logs=None):
+        self._require_epoch("on_epoch_end")
         last_batch = hyperparams.raw_step(self.model.optimizer) - 1 - self._cycle_start_batch
         values = self._values_at(last_batch)
         if logs is not None:
@@ -225,6 +279,7 @@ class _PolicyCallback(keras.callbacks.Callback):
             self._injection.remove()  # the model gets its own train function back
             self._injection = None
         self._stop_batch = None
+        self._early_stopping = []
 
 
 class OneCycle(_PolicyCallback):
@@ -268,8 +323,11 @@ class OneCycle(_PolicyCallback):
 
     Raises:
         ValueError, TypeError: for an argument outside the ranges above, at construction; at the
-            start of `fit` for an input of unknown length without `steps_per_epoch`, or an
-            optimizer without momentum buffers (`SGD(momentum=0.0)`) given a `momentum_range`.
+            start of `fit`, before any training step, for an input of unknown length without
+            `steps_per_epoch`, an optimizer without momentum buffers (`SGD(momentum=0.0)`) given a
+            `momentum_range`, another callback of the same `fit` that sets the learning rate, or,
+            with `reset_on_train_begin=False`, a cycle that has ended.
+        RuntimeError: for hooks called by hand out of `fit`'s order.
     """
 
     def __init__(
@@ -353,6 +411,10 @@ class OneCycle(_PolicyCallback):
             start, low = self.momentum_range
             momentum = schedules.OneCycleSchedule(start, low, start, **shape)
         return {"lr": lr, "momentum": momentum}
+
+    def _rise_end_batch(self):
+        # The first phase: what an EarlyStopping stopping inside it would cut short.
+        return self.phase_one_fraction * self._cycle_updates * self._batches_per_update
 
 
 class CLR(_PolicyCallback):

@@ -18,7 +18,7 @@ import warnings
 import keras
 import numpy as np
 
-from keras_one_cycle_clr import _checks, _data, hyperparams, schedules, suggest
+from keras_one_cycle_clr import _checks, _data, _fit_callbacks, hyperparams, schedules, suggest
 from keras_one_cycle_clr import _keras_compat as compat
 
 SWEEPS = ("exp", "linear")
@@ -110,6 +110,8 @@ class LrRangeTest(keras.callbacks.Callback):
     Raises:
         ValueError, TypeError: for an argument outside the ranges above, at construction.
     """
+
+    _sets_learning_rate_in_step = True  # another learning-rate callback in the same fit is refused
 
     def __init__(
         self,
@@ -263,6 +265,8 @@ class LrRangeTest(keras.callbacks.Callback):
 
     # -- Keras hooks -----------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
+        # Before anything else: the first of ours in the list raises before any of ours acts.
+        _fit_callbacks.check_sole_learning_rate_callback(self, _fit_callbacks.other_callbacks(self))
         spe = int(getattr(self.model, "steps_per_execution", 1) or 1)
         if self.batches_per_step % spe:
             msg = (
