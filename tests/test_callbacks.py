@@ -414,3 +414,25 @@ def test_hooks_called_out_of_order_say_what_they_need(calls, hook, needs):
         getattr(policy, hook)(*arguments)
     assert raised.value.args[0].startswith("CLR")
     assert float(model.get_weights()[0].ravel()[0]) == W0
+
+
+# -- printing, defaults ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("fit_verbose", "lead"), [(0, ""), (2, ""), (1, "\n")])
+def test_verbose_prints_each_epoch_as_keras_callbacks_do(capsys, fit_verbose, lead):
+    policy = kclr.OneCycle((0.01, 0.1), (0.95, 0.85), verbose=True)
+    model = one_weight_model(keras.optimizers.SGD(0.05, momentum=0.9))
+    model.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, verbose=fit_verbose, callbacks=[policy])
+    values = policy.schedule_values(TOTAL)
+    out = capsys.readouterr().out
+    lines = [
+        f"Epoch {epoch + 1}/{EPOCHS}: OneCycle learning rate {values['lr'][last]:.4g}, "
+        f"momentum {values['momentum'][last]:.4g}"
+        for epoch, last in enumerate(range(STEPS_PER_EPOCH - 1, TOTAL, STEPS_PER_EPOCH))
+    ]
+    if fit_verbose == 0:
+        assert out == "".join(f"{line}\n" for line in lines)
+    for line in lines:  # epochs counted from 1; a line of its own, after the progress bar's
+        assert f"{lead}{line}\n" in out, out
+        assert f"\n\n{line}" not in out, out

@@ -76,3 +76,11 @@ def check_sole_learning_rate_callback(callback, others):
             f"but it holds {name} and {other_name}. {advice} Received: callbacks with {received}"
         )
         raise ValueError(msg)
+
+
+def print_message(callback, message):
+    """Prints `message` as Keras's own callbacks do: through Keras's printer, and on a line of its
+    own after `fit`'s live progress bar (verbose=1), which leaves its line open until the epoch
+    ends."""
+    line_break = "\n" if (callback.params or {}).get("verbose") in (1, "auto") else ""
+    compat.print_msg(line_break + message)

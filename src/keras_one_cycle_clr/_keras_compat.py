@@ -266,3 +266,12 @@ def earliest_early_stop(early_stopping, first_epoch):
     # that epoch missed `baseline`).
     wait_after_first = 0 if early_stopping.baseline is None else 1
     return max(first_seen + max(patience - wait_after_first, 1), 1)
+
+
+def print_msg(message):
+    """Prints as Keras's own callbacks do: to stdout, or to absl logging when Keras's interactive
+    logging is off (`keras.config.disable_interactive_logging`). `keras.src.utils.io_utils.print_msg`,
+    checked on 3.15."""
+    from keras.src.utils import io_utils
+
+    io_utils.print_msg(message)

@@ -10,7 +10,6 @@ iterations), `log_ep` (every epoch) and `learning_rate` / `momentum` in the epoc
 from __future__ import annotations
 
 import inspect
-import sys
 import warnings
 
 import keras
@@ -271,8 +270,12 @@ class _PolicyCallback(keras.callbacks.Callback):
             if key != "learning_rate":
                 self.log_ep.setdefault(key, []).append(value)
         if self.verbose:
-            shown = ", ".join(f"{k}={v:.3e}" for k, v in values.items())
-            sys.stdout.write(f"{type(self).__name__} epoch {epoch}: {shown}\n")
+            shown = f"learning rate {values['lr']:.4g}"
+            if "momentum" in values:
+                shown += f", momentum {values['momentum']:.4g}"
+            _fit_callbacks.print_message(
+                self, f"Epoch {epoch + 1}/{self.params['epochs']}: {type(self).__name__} {shown}"
+            )
 
     def on_train_end(self, logs=None):
         if self._injection is not None:
@@ -316,7 +319,9 @@ class OneCycle(_PolicyCallback):
         reset_on_train_begin: A Python bool. True: every `fit` call is a new cycle. False: a later
             `fit` continues the cycle where the previous one stopped. Defaults to True.
         record_frq: A Python int >= 1. Record into `log` every this many iterations. Defaults to 10.
-        verbose: Print the learning rate and momentum at the end of every epoch. Defaults to False.
+        verbose: Print the learning rate and momentum at the end of every epoch, as Keras's own
+            callbacks print (`Epoch 3/20: OneCycle learning rate 0.0812, momentum 0.8624`).
+            Defaults to False.
         final_lr: A Python float >= 0. The learning rate at the end of the cycle. Defaults to 0.0.
         anneal: `"cos"` or `"linear"`. Defaults to `"cos"`.
         three_phase: A Python bool: PyTorch's three-phase variant. Defaults to False.

@@ -12,7 +12,6 @@ written.
 from __future__ import annotations
 
 import math
-import sys
 import warnings
 
 import keras
@@ -397,7 +396,7 @@ class LrRangeTest(keras.callbacks.Callback):
         if self.verbose:
             wd = f" wd={self.wd_list[self._sweep]:g}" if self.wd_list else ""
             how = "stopped early" if diverged else "done"
-            sys.stdout.write(f"LrRangeTest sweep {self._sweep + 1}/{self.n_wd}{wd}: {how}\n")
+            _fit_callbacks.print_message(self, f"LrRangeTest sweep {self._sweep + 1}/{self.n_wd}{wd}: {how}")
         self._sweep += 1
         self._step, self._batches_in_step, self._piece, self._best = 0, 0, (0.0, 0.0), math.inf
         self._state.restore(self.model)  # through `self.model`: on JAX, the state is synced here
