@@ -44,6 +44,15 @@ def test_plot_schedule_writes_a_png(tmp_path, capsys, policy_args):
     assert captured.err == ""
 
 
+def test_plot_schedule_without_an_extension_writes_and_reports_a_png(tmp_path, capsys):
+    out = tmp_path / "noext"
+    argv = ["plot-schedule", "one-cycle", "--steps", "50", "--lr-min", "0.01", "--lr-max", "0.1"]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    read_png(tmp_path / "noext.png")
+    assert capsys.readouterr().out == f"wrote {tmp_path / 'noext.png'}\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["noext.png"]
+
+
 @pytest.mark.parametrize(
     ("argv", "named"),
     [

@@ -81,7 +81,8 @@ class _PolicyCallback(keras.callbacks.Callback):
         }
 
     def test_run(self, n_iter=None):
-        """Plots the learning rate (and momentum) against the iteration; returns the Figure.
+        """Plots the learning rate (and momentum) against the iteration; returns the Figure, titled
+        with the policy and its ranges.
 
         Args:
             n_iter: A Python int. The number of iterations to show. Defaults to the length of the last
@@ -91,7 +92,17 @@ class _PolicyCallback(keras.callbacks.Callback):
 
         if n_iter is None:
             n_iter = self._cycle_updates or 1000
-        return plot.plot_schedule(self.schedule_values(n_iter))
+        return plot.plot_schedule(self.schedule_values(n_iter), title=self._title())
+
+    def _label(self):
+        return type(self).__name__
+
+    def _title(self):
+        low, high = self.lr_range
+        title = f"{self._label()}: lr {low:g} to {high:g}"  # the axis shows the iterations
+        if self.momentum_range is not None:
+            title += f", momentum {self.momentum_range[0]:g} to {self.momentum_range[1]:g}"
+        return title
 
     # -- records ---------------------------------------------------------------------------------
     @property
@@ -493,6 +504,9 @@ class CLR(_PolicyCallback):
                 _checks.check_number(f"amplitude_fn({i})", _as_float(amplitude_fn(i)), low=0.0)
                 for i in range(self.cyc)
             ]
+
+    def _label(self):
+        return f"CLR ({self.cyc} cycle{'s' if self.cyc > 1 else ''}, {self.mode})"
 
     def _build_schedules(self, total_steps):
         shape = {

@@ -163,7 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.3,
         help="phase_one_fraction: the rising fraction of a cycle (default: 0.3)",
     )
-    common.add_argument("--out", required=True, help="the image file to write, e.g. schedule.png")
+    common.add_argument(
+        "--out", required=True, help="the image file to write, e.g. schedule.png (.png added if none)"
+    )
 
     one_cycle = policies.add_parser(
         "one-cycle",
@@ -251,11 +253,10 @@ def _policy(args):
 
 
 def _run_plot_schedule(args):
-    from keras_one_cycle_clr import plot
-
-    policy = _policy(args)
-    figure = plot.plot_schedule(policy.schedule_values(args.steps), title=_schedule_title(args))
+    figure = _policy(args).test_run(args.steps)
     out = Path(args.out)
+    if not out.suffix:  # matplotlib would add ".png" itself, and we would report another name
+        out = out.with_name(out.name + ".png")
     try:
         figure.savefig(out)
     except ValueError as error:  # matplotlib's answer to an image format it cannot write
@@ -263,14 +264,6 @@ def _run_plot_schedule(args):
         raise _UsageError(msg) from error
     sys.stdout.write(f"wrote {out}\n")
     return 0
-
-
-def _schedule_title(args):
-    name = "OneCycle" if args.policy == "one-cycle" else f"CLR ({args.cycles} cycles, {args.mode})"
-    title = f"{name}: lr {args.lr_min:g} to {args.lr_max:g} over {args.steps} steps"
-    if args.momentum_start is not None:
-        title += f", momentum {args.momentum_start:g} to {args.momentum_low:g}"
-    return title
 
 
 def _load_lr_find_inputs(args):
