@@ -436,3 +436,15 @@ def test_verbose_prints_each_epoch_as_keras_callbacks_do(capsys, fit_verbose, le
     for line in lines:  # epochs counted from 1; a line of its own, after the progress bar's
         assert f"{lead}{line}\n" in out, out
         assert f"\n\n{line}" not in out, out
+
+
+def test_clr_triangular_modes_are_symmetric_by_default_and_cosine_keeps_0_3():
+    assert kclr.CLR(2, (0.01, 0.1)).phase_one_fraction == 0.3
+    for mode in ("triangular", "triangular2", "exp_range"):
+        assert kclr.CLR(2, (0.01, 0.1), mode=mode).phase_one_fraction == 0.5
+    assert kclr.CLR(2, (0.01, 0.1), None, 0.2, mode="triangular").phase_one_fraction == 0.2
+    lrs = kclr.CLR(1, (0.01, 0.1), mode="triangular").schedule_values(100)["lr"]
+    assert int(np.argmax(lrs)) == 50
+    np.testing.assert_allclose(lrs[1:50], lrs[99:50:-1], rtol=1e-5)  # lr[k] == lr[100 - k]
+    cosine = kclr.CLR(1, (0.01, 0.1)).schedule_values(100)["lr"]
+    assert int(np.argmax(cosine)) == 30

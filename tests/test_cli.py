@@ -53,6 +53,21 @@ def test_plot_schedule_without_an_extension_writes_and_reports_a_png(tmp_path, c
     assert sorted(path.name for path in tmp_path.iterdir()) == ["noext.png"]
 
 
+def test_plot_schedule_clr_triangular_modes_rise_over_half_a_cycle_by_default(tmp_path, monkeypatch):
+    drawn = []
+    monkeypatch.setattr(cli.CLR, "test_run", lambda policy, n_iter: drawn.append(policy) or a_figure())
+    argv = ["plot-schedule", "clr", "--steps", "50", "--lr-min", "0.01", "--lr-max", "0.1"]
+    for mode in ("triangular", "cosine"):
+        assert cli.main([*argv, "--mode", mode, "--out", str(tmp_path / f"{mode}.png")]) == 0
+    assert [policy.phase_one_fraction for policy in drawn] == [0.5, 0.3]
+
+
+def a_figure():
+    from matplotlib.figure import Figure
+
+    return Figure()
+
+
 @pytest.mark.parametrize(
     ("argv", "named"),
     [

@@ -21,6 +21,9 @@ from keras_one_cycle_clr.range_test import LrRangeTest
 
 # Measured, not borrowed: see OneCycle.from_range_test and bench/quality.py.
 ONE_CYCLE_PEAK_DIVISOR = 6.0
+# CLR's "cosine" mode rises over this fraction of a cycle by default, as the 2019 library did; the
+# paper's triangular modes default to symmetric cycles (0.5).
+COSINE_PHASE_ONE_FRACTION = 0.3
 
 
 class _PolicyCallback(keras.callbacks.Callback):
@@ -438,9 +441,10 @@ class CLR(_PolicyCallback):
 
     Every cycle rises from `lr_range[0]` to `lr_range[1]` over its first `phase_one_fraction` and
     falls back; momentum goes the other way. `mode="cosine"` is the 2019 library's shape, with
-    `amplitude_fn(cycle_index)` scaling each cycle's height; `"triangular"`, `"triangular2"` and
-    `"exp_range"` (with `gamma`) are the CLR paper's (https://arxiv.org/abs/1506.01186). With
-    `phase_one_fraction=0.5` they match `torch.optim.lr_scheduler.CyclicLR` with
+    `amplitude_fn(cycle_index)` scaling each cycle's height, rising over the first 30% of a cycle by
+    default; `"triangular"`, `"triangular2"` and `"exp_range"` (with `gamma`) are the CLR paper's
+    (https://arxiv.org/abs/1506.01186), symmetric by default (`phase_one_fraction=0.5`), as in the
+    paper and in `torch.optim.lr_scheduler.CyclicLR`, which they then match with
     `step_size_up = total_steps / (2 * cyc)`.
 
     Example:
@@ -452,13 +456,16 @@ class CLR(_PolicyCallback):
     >>> values = clr.schedule_values(600)  # new cycles start at iterations 0, 200 and 400
     >>> [round(float(values["lr"][i]), 4) for i in (0, 200, 400)]
     [0.002, 0.002, 0.002]
+    >>> kclr.CLR(3, (0.002, 0.01), mode="triangular2").phase_one_fraction  # symmetric by default
+    0.5
 
     Args:
         cyc: A Python int >= 1. The number of cycles in one fit.
         lr_range: A pair of Python floats `(base, peak)`, `0 < base < peak`.
         momentum_range: A pair of Python floats in [0, 1) `(start, low)`, or None. Defaults to None.
-        phase_one_fraction: A Python float in (0, 1): the rising fraction of each cycle.
-            Defaults to 0.3.
+        phase_one_fraction: A Python float in (0, 1): the rising fraction of each cycle, or None
+            for the mode's own: 0.3 for `"cosine"` (the 2019 default), 0.5 for `"triangular"`,
+            `"triangular2"` and `"exp_range"` (symmetric triangles). Defaults to None.
         amplitude_fn: A callable taking the cycle index (0, 1, ...) and returning a float >= 0 that
             scales that cycle's height, or None. Only with `"cosine"` and `"triangular"`. It is
             called once per cycle when the callback is created. Defaults to None.
@@ -478,7 +485,7 @@ class CLR(_PolicyCallback):
         cyc,
         lr_range,
         momentum_range=None,
-        phase_one_fraction=0.3,
+        phase_one_fraction=None,
         amplitude_fn=None,
         reset_on_train_begin=True,
         record_frq=10,
@@ -490,8 +497,10 @@ class CLR(_PolicyCallback):
         super().__init__(momentum_range, reset_on_train_begin, record_frq, verbose)
         self.cyc = _checks.check_count("cyc", cyc)
         self.lr_range = _checks.check_lr_range("lr_range", lr_range)
-        self.phase_one_fraction = _checks.check_fraction("phase_one_fraction", phase_one_fraction)
         self.mode = _checks.check_choice("mode", mode, schedules.CYCLIC_MODES)
+        if phase_one_fraction is None:
+            phase_one_fraction = COSINE_PHASE_ONE_FRACTION if mode == "cosine" else 0.5
+        self.phase_one_fraction = _checks.check_fraction("phase_one_fraction", phase_one_fraction)
         self.gamma = _checks.check_number("gamma", gamma, low=0.0, high=1.0, low_inclusive=False)
         if amplitude_fn is not None and (not callable(amplitude_fn) or not _takes_one_argument(amplitude_fn)):
             _checks.fail("amplitude_fn", "a callable f(cycle_index) -> float", amplitude_fn, TypeError)

@@ -160,8 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--phase-one-fraction",
         type=float,
-        default=0.3,
-        help="phase_one_fraction: the rising fraction of a cycle (default: 0.3)",
+        default=None,
+        help="phase_one_fraction: the rising fraction of a cycle (default: 0.3; 0.5 for clr's "
+        "triangular, triangular2 and exp_range modes)",
     )
     common.add_argument(
         "--out", required=True, help="the image file to write, e.g. schedule.png (.png added if none)"
@@ -240,7 +241,7 @@ def _policy(args):
             return OneCycle(
                 lr_range,
                 momentum_range,
-                args.phase_one_fraction,
+                0.3 if args.phase_one_fraction is None else args.phase_one_fraction,
                 final_lr=args.final_lr,
                 anneal=args.anneal,
                 three_phase=args.three_phase,
