@@ -616,6 +616,29 @@ INVALID = [
         "`losses`",
         "steps=len(lrs)=3",
     ),
+    # -- attach_schedules --------------------------------------------------------------------------
+    case(
+        "attach_schedules-nothing",
+        lambda: kclr.attach_schedules(keras.optimizers.SGD(momentum=0.9)),
+        ValueError,
+        "`learning_rate`",
+        "`momentum`",
+        "`weight_decay`",
+    ),
+    case(
+        "attach_schedules-momentum-on-Adagrad",
+        lambda: kclr.attach_schedules(keras.optimizers.Adagrad(), momentum=0.9),
+        ValueError,
+        "`momentum`",
+        "neither",
+    ),
+    case(
+        "attach_schedules-momentum-on-SGD-without-momentum",
+        lambda: kclr.attach_schedules(keras.optimizers.SGD(), momentum=0.9),
+        ValueError,
+        "`momentum`",
+        "momentum=0.0",
+    ),
 ]
 
 

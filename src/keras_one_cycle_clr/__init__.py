@@ -12,15 +12,18 @@ from keras_one_cycle_clr.history import (
     reset_keras,
     save_history_to_csv,
 )
+from keras_one_cycle_clr.hyperparams import AttachedSchedules, attach_schedules
 from keras_one_cycle_clr.range_test import LrRangeTest, lr_find
 from keras_one_cycle_clr.schedules import CyclicSchedule, OneCycleSchedule
 
 __all__ = [
     "CLR",
+    "AttachedSchedules",
     "CyclicSchedule",
     "LrRangeTest",
     "OneCycle",
     "OneCycleSchedule",
+    "attach_schedules",
     "concatenate_history",
     "cuda_release_memory",
     "load_history_from_csv",
