@@ -588,6 +588,20 @@ INVALID = [
         "`ax`",
         "Axes",
     ),
+    case(
+        "plot_from_history-policy-string",
+        lambda: kclr.plot_from_history({"loss": [1.0]}, show_lr=True, policy="ocp"),
+        TypeError,
+        "`policy`",
+        "OneCycle or CLR",
+    ),
+    case(
+        "plot_from_history-policy-without-show_lr",
+        lambda: kclr.plot_from_history({"loss": [1.0]}, policy=kclr.OneCycle(LR)),
+        ValueError,
+        "`policy`",
+        "show_lr=False",
+    ),
     case("plot_schedule-values-array", lambda: plot.plot_schedule(np.ones(5)), TypeError, "`values`", '"lr"'),
     case(
         "plot_schedule-ax-figure",
