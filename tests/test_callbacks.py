@@ -319,6 +319,20 @@ def test_callbacks_that_leave_the_learning_rate_alone_are_accepted(tmp_path):
     )
 
 
+def test_a_mid_cycle_checkpoint_stores_the_scheduled_learning_rate_as_the_optimizers_own(tmp_path):
+    policy = kclr.OneCycle((0.01, 0.1), (0.95, 0.85))
+    model = one_weight_model(keras.optimizers.SGD(0.05, momentum=0.9))
+    checkpoint = keras.callbacks.ModelCheckpoint(str(tmp_path / "epoch{epoch}.keras"))
+    _, history = fit(model, [policy, checkpoint])
+    loaded = keras.models.load_model(tmp_path / "epoch1.keras")
+    scheduled = history.history["learning_rate"][0]  # the last step of the first epoch
+    assert abs(scheduled - 0.05) > 0.01
+    np.testing.assert_allclose(float(loaded.optimizer.learning_rate), scheduled, rtol=1e-6)
+    np.testing.assert_allclose(loaded.optimizer.get_config()["learning_rate"], scheduled, rtol=1e-6)
+    assert loaded.optimizer.momentum == 0.9  # the scheduled momentum replaces it inside steps only
+    np.testing.assert_allclose(float(model.optimizer.learning_rate), 0.05, rtol=1e-6)  # after fit
+
+
 class Constant(keras.callbacks.Callback):
     """Reports a monitored value that never improves."""
 

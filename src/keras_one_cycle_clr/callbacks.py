@@ -107,6 +107,12 @@ class _PolicyCallback(keras.callbacks.Callback):
             title += f", momentum {self.momentum_range[0]:g} to {self.momentum_range[1]:g}"
         return title
 
+    @property
+    def cycle_updates(self):
+        """The cycle's length in optimizer updates (batches, without gradient accumulation), as the
+        latest `fit` decided it; None before any fit."""
+        return self._cycle_updates
+
     # -- records ---------------------------------------------------------------------------------
     @property
     def log(self):
@@ -324,14 +330,50 @@ class OneCycle(_PolicyCallback):
     >>> sorted(k for k in history.history if k != "loss")
     ['learning_rate', 'momentum']
 
+    How long the cycle is. The cycle is `epochs x steps per epoch` steps, `epochs` being `fit`'s
+    argument, which Keras counts from epoch 0 whatever `initial_epoch` is: a model reloaded from a
+    mid-cycle checkpoint resumes with `fit(epochs=20, initial_epoch=12)` and a new callback, which
+    runs epochs 12 to 19 of a 20-epoch cycle. With `reset_on_train_begin=True` (the default) every
+    `fit` decides its cycle so. With `reset_on_train_begin=False` only the first `fit` does: later
+    fits continue that cycle from where the optimizer's step counter stands, whatever their `epochs`
+    and `initial_epoch`, stop when it ends, and raise if it has ended before they start. So
+    `fit(epochs=2)` then `fit(epochs=4, initial_epoch=2)` is one cycle of 2 epochs, which the first
+    fit finishes; to split a 4-epoch cycle over two fits, give the first one `epochs=4` and stop it
+    after 2:
+
+    >>> x, y = np.ones((64, 4)), np.ones((64, 1))  # 2 batches of 32 per epoch
+    >>> ocp = kclr.OneCycle((0.01, 0.1), reset_on_train_begin=False)
+    >>> _ = model.fit(x, y, epochs=2, callbacks=[ocp], verbose=0)
+    >>> ocp.cycle_updates  # decided by the first fit: 2 epochs x 2 batches
+    4
+    >>> model.fit(x, y, epochs=4, initial_epoch=2, callbacks=[ocp], verbose=0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: This OneCycle callback's cycle of 4 steps has ended (4 steps run). ...
+    >>> ocp = kclr.OneCycle((0.01, 0.1), reset_on_train_begin=False)
+    >>> stop = keras.callbacks.LambdaCallback(
+    ...     on_epoch_end=lambda epoch, logs: setattr(model, "stop_training", epoch == 1))
+    >>> _ = model.fit(x, y, epochs=4, callbacks=[ocp, stop], verbose=0)  # the first half of 8 steps
+    >>> history = model.fit(x, y, epochs=4, initial_epoch=2, callbacks=[ocp], verbose=0)
+    >>> ocp.cycle_updates, history.epoch, round(history.history["learning_rate"][-1], 6)
+    (8, [2, 3], 0.0)
+
+    With other callbacks: one that also sets the learning rate in the same `fit`
+    (`LearningRateScheduler`, `ReduceLROnPlateau`, another `OneCycle`, `CLR` or `LrRangeTest`) is
+    refused when `fit` starts, since its values would be overwritten at the next step; a callback
+    of your own that assigns `optimizer.learning_rate` mid-fit is overwritten likewise, silently. An
+    `EarlyStopping` that can stop the fit while the learning rate still rises is warned about; see
+    `start_from_epoch` there, and the page "With other callbacks and loops" of the docs.
+
     Args:
         lr_range: A pair of Python floats `(start, peak)`, `0 < start < peak`.
         momentum_range: A pair of Python floats in [0, 1) `(start, low)`, or None to leave momentum
             alone. Defaults to None.
         phase_one_fraction: A Python float in (0, 1) (below 0.5 with `three_phase`): the fraction of
             the cycle spent rising. Defaults to 0.3.
-        reset_on_train_begin: A Python bool. True: every `fit` call is a new cycle. False: a later
-            `fit` continues the cycle where the previous one stopped. Defaults to True.
+        reset_on_train_begin: A Python bool. True: every `fit` call is a new cycle. False: the first
+            `fit` decides the cycle; later ones continue it where the previous one stopped (see
+            above). Defaults to True.
         record_frq: A Python int >= 1. Record into `log` every this many iterations. Defaults to 10.
         verbose: Print the learning rate and momentum at the end of every epoch, as Keras's own
             callbacks print (`Epoch 3/20: OneCycle learning rate 0.0812, momentum 0.8624`).
