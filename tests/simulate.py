@@ -7,10 +7,14 @@ The model is one weight `w`, a constant input 1 and target 0 under MSE, so every
 import numpy as np
 
 
-def sgd(w0, lrs, momenta, nesterov=False):
+def sgd(w0, lrs, momenta, nesterov=False, weight_decays=None):
+    """`weight_decays`: Keras's decoupled decay, `w <- w - w * wd * lr`, applied after the gradient
+    is taken and before the update."""
     w, m, out = float(w0), 0.0, []
-    for lr, mu in zip(lrs, momenta, strict=True):
+    decays = np.zeros(len(lrs)) if weight_decays is None else weight_decays
+    for lr, mu, wd in zip(lrs, momenta, decays, strict=True):
         g = 2.0 * w
+        w = w - w * wd * lr
         m = mu * m - lr * g
         w = w + (mu * m - lr * g if nesterov else m)
         out.append(w)

@@ -588,6 +588,20 @@ INVALID = [
         "`ax`",
         "Axes",
     ),
+    case(
+        "plot_from_history-policy-string",
+        lambda: kclr.plot_from_history({"loss": [1.0]}, show_lr=True, policy="ocp"),
+        TypeError,
+        "`policy`",
+        "OneCycle or CLR",
+    ),
+    case(
+        "plot_from_history-policy-without-show_lr",
+        lambda: kclr.plot_from_history({"loss": [1.0]}, policy=kclr.OneCycle(LR)),
+        ValueError,
+        "`policy`",
+        "show_lr=False",
+    ),
     case("plot_schedule-values-array", lambda: plot.plot_schedule(np.ones(5)), TypeError, "`values`", '"lr"'),
     case(
         "plot_schedule-ax-figure",
@@ -615,6 +629,29 @@ INVALID = [
         ValueError,
         "`losses`",
         "steps=len(lrs)=3",
+    ),
+    # -- attach_schedules --------------------------------------------------------------------------
+    case(
+        "attach_schedules-nothing",
+        lambda: kclr.attach_schedules(keras.optimizers.SGD(momentum=0.9)),
+        ValueError,
+        "`learning_rate`",
+        "`momentum`",
+        "`weight_decay`",
+    ),
+    case(
+        "attach_schedules-momentum-on-Adagrad",
+        lambda: kclr.attach_schedules(keras.optimizers.Adagrad(), momentum=0.9),
+        ValueError,
+        "`momentum`",
+        "neither",
+    ),
+    case(
+        "attach_schedules-momentum-on-SGD-without-momentum",
+        lambda: kclr.attach_schedules(keras.optimizers.SGD(), momentum=0.9),
+        ValueError,
+        "`momentum`",
+        "momentum=0.0",
     ),
 ]
 
@@ -674,6 +711,10 @@ def schedule_sgd():
 
 def fit(model, callback, x=X, y=Y, **kwargs):
     model.fit(x, y, batch_size=4, epochs=2, verbose=0, callbacks=[callback], **kwargs)
+
+
+def fit_all(model, *callbacks):
+    model.fit(X, Y, batch_size=4, epochs=2, verbose=0, callbacks=list(callbacks))
 
 
 def at_fit(case_id, build, call, error, *words, marks=()):
@@ -739,6 +780,38 @@ AT_FIT = [
         "`batches_per_step`",
         "multiple of the model's steps_per_execution (2)",
         marks=NO_MULTI_STEP,
+    ),
+    at_fit(
+        "OneCycle-with-LearningRateScheduler",
+        tiny_model,
+        lambda m: fit_all(m, kclr.OneCycle(LR), keras.callbacks.LearningRateScheduler(lambda e, lr: lr)),
+        ValueError,
+        "`callbacks`",
+        "OneCycle and LearningRateScheduler",
+    ),
+    at_fit(
+        "ReduceLROnPlateau-with-CLR",
+        tiny_model,
+        lambda m: fit_all(m, keras.callbacks.ReduceLROnPlateau("loss"), kclr.CLR(2, LR)),
+        ValueError,
+        "`callbacks`",
+        "CLR and ReduceLROnPlateau",
+    ),
+    at_fit(
+        "LrRangeTest-with-OneCycle",
+        tiny_model,
+        lambda m: fit_all(m, LrRangeTest(steps=4, batches_per_step=1), kclr.OneCycle(LR)),
+        ValueError,
+        "`callbacks`",
+        "LrRangeTest and OneCycle",
+    ),
+    at_fit(
+        "lr_find-with-ReduceLROnPlateau",
+        tiny_model,
+        lambda m: kclr.lr_find(m, X, Y, steps=4, callbacks=[keras.callbacks.ReduceLROnPlateau("loss")]),
+        ValueError,
+        "`callbacks`",
+        "LrRangeTest and ReduceLROnPlateau",
     ),
     at_fit(
         "lr_find-on-an-optimizer-with-a-LearningRateSchedule",

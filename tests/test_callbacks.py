@@ -1,6 +1,7 @@
 """OneCycle and CLR: what the optimizer really did, step by step, on every backend."""
 
 import csv
+import re
 import warnings
 
 import keras
@@ -255,3 +256,209 @@ def test_with_gradient_accumulation_the_schedule_advances_once_per_applied_updat
     stretched = one_weight_model(keras.optimizers.SGD(0.05, momentum=0.9))
     fit(stretched, [POLICIES[name]()], epochs=2 * EPOCHS)
     assert not np.allclose(stretched.get_weights()[0], plain.get_weights()[0], rtol=1e-3)
+
+
+# -- with other callbacks --------------------------------------------------------------------------
+
+OTHER_LEARNING_RATE_CALLBACKS = {
+    "LearningRateScheduler": lambda: keras.callbacks.LearningRateScheduler(lambda epoch, lr: 1e-6),
+    "ReduceLROnPlateau": lambda: keras.callbacks.ReduceLROnPlateau("loss", patience=0),
+    "CLR": lambda: kclr.CLR(2, (0.01, 0.1)),
+    "LrRangeTest": lambda: kclr.LrRangeTest(steps=4, batches_per_step=1),
+}
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["ours-first", "ours-second"])
+@pytest.mark.parametrize("other_name", sorted(OTHER_LEARNING_RATE_CALLBACKS))
+def test_another_learning_rate_callback_in_the_fit_is_refused_before_any_step(other_name, first):
+    model = one_weight_model(keras.optimizers.SGD(0.05, momentum=0.9))
+    policy, other = kclr.OneCycle((0.01, 0.1), (0.95, 0.85)), OTHER_LEARNING_RATE_CALLBACKS[other_name]()
+    callbacks = [policy, other] if first else [other, policy]
+    with pytest.raises(ValueError, match="only one callback that sets the learning rate") as raised:
+        fit(model, callbacks)
+    message = str(raised.value)
+    assert message.startswith("Argument `callbacks`"), message
+    assert f"holds OneCycle and {other_name}" in message or f"holds {other_name} and OneCycle" in message
+    assert "Received" in message
+    assert float(model.get_weights()[0].ravel()[0]) == W0
+    assert int(model.optimizer.iterations.numpy()) == 0
+    assert "apply" not in vars(model.optimizer)
+
+
+def test_the_same_callback_twice_is_refused():
+    policy = kclr.CLR(2, (0.01, 0.1))
+    model = one_weight_model(keras.optimizers.SGD(0.05, momentum=0.9))
+    with pytest.raises(ValueError, match="The same CLR is passed twice"):
+        fit(model, [policy, policy])
+    assert float(model.get_weights()[0].ravel()[0]) == W0
+
+
+def test_a_callback_list_of_ones_own_is_checked_too():
+    # The callbacks are found through the CallbackList calling the hook, also outside `fit`.
+    model = one_weight_model(keras.optimizers.SGD(0.05, momentum=0.9))
+    scheduler = keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr)
+    callbacks = keras.callbacks.CallbackList(
+        [kclr.OneCycle((0.01, 0.1)), scheduler], model=model, epochs=1, steps=STEPS_PER_EPOCH, verbose=0
+    )
+    with pytest.raises(ValueError, match="holds OneCycle and LearningRateScheduler"):
+        callbacks.on_train_begin()
+
+
+def test_callbacks_that_leave_the_learning_rate_alone_are_accepted(tmp_path):
+    policy = kclr.OneCycle((0.01, 0.1), (0.95, 0.85))
+    model = one_weight_model(keras.optimizers.SGD(0.05, momentum=0.9))
+    others = [
+        keras.callbacks.ModelCheckpoint(str(tmp_path / "model.keras")),
+        keras.callbacks.CSVLogger(str(tmp_path / "log.csv")),
+        keras.callbacks.TerminateOnNaN(),
+    ]
+    recorder, _ = fit(model, [policy, *others])
+    values = policy.schedule_values(TOTAL)
+    np.testing.assert_allclose(
+        recorder.weights, sgd(W0, values["lr"], values["momentum"]), rtol=2e-4, atol=1e-6
+    )
+
+
+def test_a_mid_cycle_checkpoint_stores_the_scheduled_learning_rate_as_the_optimizers_own(tmp_path):
+    policy = kclr.OneCycle((0.01, 0.1), (0.95, 0.85))
+    model = one_weight_model(keras.optimizers.SGD(0.05, momentum=0.9))
+    checkpoint = keras.callbacks.ModelCheckpoint(str(tmp_path / "epoch{epoch}.keras"))
+    _, history = fit(model, [policy, checkpoint])
+    loaded = keras.models.load_model(tmp_path / "epoch1.keras")
+    scheduled = history.history["learning_rate"][0]  # the last step of the first epoch
+    assert abs(scheduled - 0.05) > 0.01
+    np.testing.assert_allclose(float(loaded.optimizer.learning_rate), scheduled, rtol=1e-6)
+    np.testing.assert_allclose(loaded.optimizer.get_config()["learning_rate"], scheduled, rtol=1e-6)
+    assert loaded.optimizer.momentum == 0.9  # the scheduled momentum replaces it inside steps only
+    np.testing.assert_allclose(float(model.optimizer.learning_rate), 0.05, rtol=1e-6)  # after fit
+
+
+class Constant(keras.callbacks.Callback):
+    """Reports a monitored value that never improves."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs["constant"] = 1.0
+
+
+@pytest.mark.parametrize(
+    ("patience", "start_from_epoch", "baseline"),
+    [(0, 0, None), (1, 0, None), (3, 2, None), (0, 4, None), (1, 0, 0.5), (3, 1, 0.5), (0, 0, 0.5)],
+)
+def test_the_earliest_early_stop_is_where_keras_stops(patience, start_from_epoch, baseline):
+    # What the OneCycle warning assumes of Keras's EarlyStopping: checked against the real thing,
+    # with a monitored value that never improves (the earliest stop possible).
+    from keras_one_cycle_clr import _keras_compat as compat
+
+    stopper = keras.callbacks.EarlyStopping(
+        "constant", mode="min", patience=patience, start_from_epoch=start_from_epoch, baseline=baseline
+    )
+    model = one_weight_model(keras.optimizers.SGD(0.0))
+    _, history = fit(model, [Constant(), stopper], epochs=12)
+    assert history.epoch[-1] == compat.earliest_early_stop(stopper, 0) < 11
+
+
+def early_stopping_warnings(callbacks, epochs):
+    model = one_weight_model(keras.optimizers.SGD(0.05, momentum=0.9))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        fit(model, callbacks, epochs=epochs)
+    return [str(w.message) for w in caught if "EarlyStopping" in str(w.message)]
+
+
+def test_early_stopping_that_can_end_the_warm_up_is_warned_about():
+    # 10 epochs of 6 steps, rising for 18 steps: until the end of epoch 3 (index 2).
+    stopper = keras.callbacks.EarlyStopping("loss", patience=1)
+    (message,) = early_stopping_warnings([kclr.OneCycle((0.01, 0.1)), stopper], epochs=10)
+    assert "can stop this fit after epoch 2" in message
+    assert "until epoch 3 of 10" in message
+    assert "EarlyStopping(start_from_epoch=2)" in message
+    # The advice silences it; a CLR, which has no warm-up to protect, never warns.
+    advised = keras.callbacks.EarlyStopping("loss", patience=1, start_from_epoch=2)
+    assert early_stopping_warnings([kclr.OneCycle((0.01, 0.1)), advised], epochs=10) == []
+    assert early_stopping_warnings([kclr.CLR(2, (0.01, 0.1)), stopper], epochs=10) == []
+
+
+# -- hooks called by hand --------------------------------------------------------------------------
+
+
+def test_hooks_called_by_hand_in_fits_order_train_as_fit_does():
+    policy = kclr.OneCycle((0.01, 0.1), (0.95, 0.85))
+    model = one_weight_model(keras.optimizers.SGD(0.05, momentum=0.9))
+    policy.set_model(model)
+    policy.set_params({"epochs": EPOCHS, "steps": STEPS_PER_EPOCH, "verbose": 0})
+    policy.on_train_begin()
+    weights = []
+    for epoch in range(EPOCHS):
+        policy.on_epoch_begin(epoch)
+        for batch in range(STEPS_PER_EPOCH):
+            policy.on_train_batch_begin(batch)
+            logs = model.train_on_batch(X[:BATCH], Y[:BATCH], return_dict=True)
+            policy.on_train_batch_end(batch, logs)
+            weights.append(float(model.get_weights()[0].ravel()[0]))
+        policy.on_epoch_end(epoch, {})
+    policy.on_train_end()
+    values = policy.schedule_values(TOTAL)
+    np.testing.assert_allclose(weights, sgd(W0, values["lr"], values["momentum"]), rtol=2e-4, atol=1e-6)
+    assert not np.allclose(weights, sgd(W0, values["lr"], np.full(TOTAL, 0.9)), rtol=1e-3)
+    assert model.optimizer.momentum == 0.9
+    assert "apply" not in vars(model.optimizer)
+
+
+@pytest.mark.parametrize(
+    ("calls", "hook", "needs"),
+    [
+        ([], "on_train_begin", "set_model(model)"),
+        (["set"], "on_train_batch_begin", "on_train_begin and on_epoch_begin"),
+        (["set", "train_begin"], "on_train_batch_begin", "on_train_begin and on_epoch_begin"),
+        (["set", "train_begin"], "on_train_batch_end", "on_train_begin and on_epoch_begin"),
+        (["set", "train_begin"], "on_epoch_end", "on_train_begin and on_epoch_begin"),
+        (["set"], "on_epoch_begin", "on_train_begin must run before"),
+    ],
+)
+def test_hooks_called_out_of_order_say_what_they_need(calls, hook, needs):
+    policy = kclr.CLR(2, (0.01, 0.1))
+    model = one_weight_model(keras.optimizers.SGD(0.05, momentum=0.9))
+    if "set" in calls:
+        policy.set_model(model)
+        policy.set_params({"epochs": EPOCHS, "steps": STEPS_PER_EPOCH, "verbose": 0})
+    if "train_begin" in calls:
+        policy.on_train_begin()
+    arguments = {"on_train_begin": (), "on_epoch_begin": (0,), "on_epoch_end": (0, {})}.get(hook, (0, {}))
+    with pytest.raises(RuntimeError, match=re.escape(needs)) as raised:
+        getattr(policy, hook)(*arguments)
+    assert raised.value.args[0].startswith("CLR")
+    assert float(model.get_weights()[0].ravel()[0]) == W0
+
+
+# -- printing, defaults ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("fit_verbose", "lead"), [(0, ""), (2, ""), (1, "\n")])
+def test_verbose_prints_each_epoch_as_keras_callbacks_do(capsys, fit_verbose, lead):
+    policy = kclr.OneCycle((0.01, 0.1), (0.95, 0.85), verbose=True)
+    model = one_weight_model(keras.optimizers.SGD(0.05, momentum=0.9))
+    model.fit(X, Y, batch_size=BATCH, epochs=EPOCHS, verbose=fit_verbose, callbacks=[policy])
+    values = policy.schedule_values(TOTAL)
+    out = capsys.readouterr().out
+    lines = [
+        f"Epoch {epoch + 1}/{EPOCHS}: OneCycle learning rate {values['lr'][last]:.4g}, "
+        f"momentum {values['momentum'][last]:.4g}"
+        for epoch, last in enumerate(range(STEPS_PER_EPOCH - 1, TOTAL, STEPS_PER_EPOCH))
+    ]
+    if fit_verbose == 0:
+        assert out == "".join(f"{line}\n" for line in lines)
+    for line in lines:  # epochs counted from 1; a line of its own, after the progress bar's
+        assert f"{lead}{line}\n" in out, out
+        assert f"\n\n{line}" not in out, out
+
+
+def test_clr_triangular_modes_are_symmetric_by_default_and_cosine_keeps_0_3():
+    assert kclr.CLR(2, (0.01, 0.1)).phase_one_fraction == 0.3
+    for mode in ("triangular", "triangular2", "exp_range"):
+        assert kclr.CLR(2, (0.01, 0.1), mode=mode).phase_one_fraction == 0.5
+    assert kclr.CLR(2, (0.01, 0.1), None, 0.2, mode="triangular").phase_one_fraction == 0.2
+    lrs = kclr.CLR(1, (0.01, 0.1), mode="triangular").schedule_values(100)["lr"]
+    assert int(np.argmax(lrs)) == 50
+    np.testing.assert_allclose(lrs[1:50], lrs[99:50:-1], rtol=1e-5)  # lr[k] == lr[100 - k]
+    cosine = kclr.CLR(1, (0.01, 0.1)).schedule_values(100)["lr"]
+    assert int(np.argmax(cosine)) == 30

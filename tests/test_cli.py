@@ -44,6 +44,30 @@ def test_plot_schedule_writes_a_png(tmp_path, capsys, policy_args):
     assert captured.err == ""
 
 
+def test_plot_schedule_without_an_extension_writes_and_reports_a_png(tmp_path, capsys):
+    out = tmp_path / "noext"
+    argv = ["plot-schedule", "one-cycle", "--steps", "50", "--lr-min", "0.01", "--lr-max", "0.1"]
+    assert cli.main([*argv, "--out", str(out)]) == 0
+    read_png(tmp_path / "noext.png")
+    assert capsys.readouterr().out == f"wrote {tmp_path / 'noext.png'}\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["noext.png"]
+
+
+def test_plot_schedule_clr_triangular_modes_rise_over_half_a_cycle_by_default(tmp_path, monkeypatch):
+    drawn = []
+    monkeypatch.setattr(cli.CLR, "test_run", lambda policy, n_iter: drawn.append(policy) or a_figure())
+    argv = ["plot-schedule", "clr", "--steps", "50", "--lr-min", "0.01", "--lr-max", "0.1"]
+    for mode in ("triangular", "cosine"):
+        assert cli.main([*argv, "--mode", mode, "--out", str(tmp_path / f"{mode}.png")]) == 0
+    assert [policy.phase_one_fraction for policy in drawn] == [0.5, 0.3]
+
+
+def a_figure():
+    from matplotlib.figure import Figure
+
+    return Figure()
+
+
 @pytest.mark.parametrize(
     ("argv", "named"),
     [
@@ -179,6 +203,40 @@ def test_lr_find_prints_suggestions_and_writes_plot_and_json(saved_model_and_dat
     assert set(summary["loss"]) == {"wd=0", "wd=0.001"}
     assert len(summary["lr"]) == 12
     assert Path(model_path).read_bytes() == before
+
+
+def test_lr_find_on_a_model_saved_before_training_shows_no_optimizer_warning(tmp_path, capsys):
+    # Keras warns "Skipping variable loading for optimizer" on loading a model whose optimizer was
+    # never built; nothing is lost, so the command keeps it quiet (pytest turns warnings into errors).
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(momentum=0.9), "mse")
+    model.save(tmp_path / "untrained.keras")
+    np.savez(tmp_path / "data.npz", x=np.ones((32, 4), "float32"), y=np.ones((32, 1), "float32"))
+    argv = ["lr-find", str(tmp_path / "untrained.keras"), str(tmp_path / "data.npz"), "--steps", "4"]
+    assert cli.main([*argv, "--out", str(tmp_path / "out")]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_lr_find_still_reports_other_optimizer_mismatches(monkeypatch):
+    import warnings
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(momentum=0.9), "mse")
+    mismatch = (
+        "Skipping variable loading for optimizer 'sgd', because it has 4 variables whereas the saved "
+        "optimizer has 3 variables."
+    )
+
+    def load_model(path, safe_mode):
+        warnings.warn(mismatch, UserWarning, stacklevel=1)
+        return model
+
+    monkeypatch.setattr(keras.models, "load_model", load_model)
+    # pytest.warns would also catch, and then re-raise, Keras's own deprecation warnings.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        assert cli._load_model("any.keras") is model
+    assert [str(w.message) for w in caught] == [mismatch]
 
 
 @pytest.mark.parametrize(

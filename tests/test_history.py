@@ -230,6 +230,46 @@ def test_plot_from_history_accepts_a_history_and_puts_the_lr_on_a_log_twin_axis(
     ]
 
 
+def test_plot_from_history_draws_the_per_iteration_learning_rate_of_the_callback():
+    import keras_one_cycle_clr as kclr
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(momentum=0.9), "mse")
+    policy = kclr.OneCycle((0.01, 0.1), record_frq=1)
+    x, y = np.ones((40, 2), "float32"), np.ones((40, 1), "float32")
+    history = model.fit(x, y, batch_size=8, epochs=4, callbacks=[policy], verbose=0)  # 5 steps an epoch
+    per_epoch = plot.plot_from_history(history, show_lr=True)
+    per_iteration = plot.plot_from_history(history, show_lr=True, policy=policy)
+    (epoch_line,) = per_epoch.axes[1].lines
+    (iteration_line,) = per_iteration.axes[1].lines
+    np.testing.assert_array_equal(epoch_line.get_xdata(), [0, 1, 2, 3])
+    iterations = np.arange(20)
+    np.testing.assert_allclose(iteration_line.get_xdata(), (iterations + 1) / 5 - 1)
+    np.testing.assert_allclose(
+        iteration_line.get_ydata(), policy.schedule_values(20)["lr"][iterations], rtol=1e-6
+    )
+    # The rise within the first epochs shows only per iteration: more values, the peak among them.
+    assert iteration_line.get_ydata().max() == pytest.approx(0.1, rel=1e-3)
+    assert epoch_line.get_ydata().max() < 0.1 * 0.99
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"policy": "OneCycle"}, TypeError, r"Argument `policy` must be a OneCycle or CLR callback"),
+        ({"show_lr": False}, ValueError, r"Argument `policy` must be None when show_lr=False"),
+    ],
+)
+def test_plot_from_history_refuses_a_policy_it_cannot_use(kwargs, error, match):
+    import keras_one_cycle_clr as kclr
+
+    kwargs = {"show_lr": True, "policy": kclr.OneCycle((0.01, 0.1)), **kwargs}
+    with pytest.raises(error, match=match):
+        plot.plot_from_history({"loss": [1.0]}, **kwargs)
+    with pytest.raises(ValueError, match=r"a callback that has run in a `fit`"):
+        plot.plot_from_history({"loss": [1.0]}, show_lr=True, policy=kclr.OneCycle((0.01, 0.1)))
+
+
 def test_plot_from_history_one_axis_per_metric_or_all_on_a_given_axis():
     from matplotlib.figure import Figure
 

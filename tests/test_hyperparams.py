@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 
 import keras_one_cycle_clr as kclr
-from keras_one_cycle_clr import hyperparams
+from keras_one_cycle_clr import hyperparams, schedules
 from keras_one_cycle_clr.hyperparams import ScheduleInjection, momentum_attribute
 from keras_one_cycle_clr.schedules import AMPLITUDE_SLOTS
 from simulate import sgd
 
+BACKEND = keras.backend.backend()
 X = np.random.default_rng(1).normal(size=(32, 3)).astype("float32")
 Y = (X @ np.array([[1.0], [-2.0], [0.5]])).astype("float32")
 
@@ -378,3 +379,162 @@ def test_more_cycle_amplitudes_than_the_fixed_shape_holds_trace_once_more_and_tr
     assert values["lr"][-3] < values["lr"][1] / 5  # the late cycles are lower: the amplitudes count
     expected = sgd(1.0, values["lr"], values["momentum"])[-1]
     assert float(fresh.get_weights()[0][0, 0]) == pytest.approx(float(expected), rel=2e-4)
+
+
+# -- attach_schedules: the schedules in a training loop of one's own -------------------------------
+
+LOOP_STEPS = 24
+LOOP_SCHEDULES = {
+    "learning_rate": kclr.OneCycleSchedule(0.01, 0.1, 0.0, total_steps=LOOP_STEPS),
+    "momentum": kclr.OneCycleSchedule(0.95, 0.85, 0.95, total_steps=LOOP_STEPS),
+    "weight_decay": kclr.CyclicSchedule(0.0, 0.5, cycle_steps=LOOP_STEPS / 2, mode="triangular"),
+}
+
+
+def loop_optimizer():
+    """SGD on one weight `w`, whose loss `w ** 2` has the gradient `2 * w` (as in tests/simulate.py)."""
+    weight = keras.Variable(np.ones(1, "float32"), name="w")
+    optimizer = keras.optimizers.SGD(0.05, momentum=0.9, weight_decay=0.01)
+    optimizer.build([weight])
+    return weight, optimizer
+
+
+def check_loop_trajectory(trajectory, start=0):
+    values = {name: schedules.evaluate(s, start + LOOP_STEPS)[start:] for name, s in LOOP_SCHEDULES.items()}
+    expected = sgd(1.0, values["learning_rate"], values["momentum"], weight_decays=values["weight_decay"])
+    np.testing.assert_allclose(trajectory, expected, rtol=2e-4, atol=1e-6)
+    # The check can fail: the optimizer's own constant momentum and weight decay give another path.
+    constant = sgd(
+        1.0, values["learning_rate"], np.full(LOOP_STEPS, 0.9), weight_decays=np.full(LOOP_STEPS, 0.01)
+    )
+    assert not np.allclose(trajectory, constant, rtol=1e-3)
+
+
+def check_restored(weight, optimizer, variables):
+    assert optimizer.momentum == 0.9
+    assert optimizer.weight_decay == 0.01
+    np.testing.assert_allclose(float(optimizer.learning_rate), 0.05, rtol=1e-6)
+    assert "apply" not in vars(optimizer)
+    assert [id(v) for v in optimizer.variables] == variables  # the schedules' variable left them
+
+
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="a tf.GradientTape loop")
+def test_attached_schedules_drive_a_gradient_tape_loop():
+    import tensorflow as tf
+
+    weight, optimizer = loop_optimizer()
+    variables = [id(v) for v in optimizer.variables]
+    trajectory = []
+    with kclr.attach_schedules(optimizer, **LOOP_SCHEDULES) as attached:
+
+        @tf.function  # traced inside the `with`, as the docs say
+        def train_step():
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(weight.value**2)
+            optimizer.apply(tape.gradient(loss, [weight.value]), [weight])
+
+        for _ in range(LOOP_STEPS):
+            train_step()
+            trajectory.append(float(weight.numpy()[0]))
+        assert attached.attached
+    assert not attached.attached
+    check_loop_trajectory(trajectory)
+    check_restored(weight, optimizer, variables)
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="a jax.jit loop around stateless_apply")
+def test_attached_schedules_drive_a_jax_stateless_apply_loop():
+    import jax
+
+    weight, optimizer = loop_optimizer()
+    variables = [id(v) for v in optimizer.variables]
+    attached = kclr.attach_schedules(optimizer, **LOOP_SCHEDULES)
+    assert len(optimizer.variables) == len(variables) + 1  # the schedules, passed in as state
+
+    @jax.jit
+    def train_step(weights, optimizer_state):
+        grads = jax.grad(lambda ws: (ws[0] ** 2).sum())(weights)
+        return optimizer.stateless_apply(optimizer_state, grads, weights)
+
+    weights, optimizer_state = [weight.value], [v.value for v in optimizer.variables]
+    trajectory = []
+    for _ in range(LOOP_STEPS):
+        weights, optimizer_state = train_step(weights, optimizer_state)
+        trajectory.append(float(weights[0][0]))
+    for variable, value in zip(optimizer.variables, optimizer_state, strict=True):
+        variable.assign(value)  # the state back into the variables, before remove()
+    attached.remove()
+    check_loop_trajectory(trajectory)
+    check_restored(weight, optimizer, variables)
+    assert int(optimizer.iterations.numpy()) == LOOP_STEPS
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="a PyTorch autograd loop")
+def test_attached_schedules_drive_a_torch_loop():
+    weight, optimizer = loop_optimizer()
+    variables = [id(v) for v in optimizer.variables]
+    trajectory = []
+    with kclr.attach_schedules(optimizer, **LOOP_SCHEDULES):
+        for _ in range(LOOP_STEPS):
+            leaf = weight.value.detach().clone().requires_grad_(True)
+            (leaf**2).sum().backward()
+            optimizer.apply([leaf.grad], [weight])
+            trajectory.append(float(weight.numpy()[0]))
+    check_loop_trajectory(trajectory)
+    check_restored(weight, optimizer, variables)
+
+
+def eager_loop(start_step=None):
+    weight, optimizer = loop_optimizer()
+    optimizer.iterations.assign(3)  # as if trained before: by default the schedules start here
+    trajectory = []
+    with kclr.attach_schedules(optimizer, **LOOP_SCHEDULES, start_step=start_step) as attached:
+        for _ in range(LOOP_STEPS):
+            optimizer.apply([2 * weight.value], [weight])  # eager: no compiled step at all
+            trajectory.append(float(weight.numpy()[0]))
+    check_restored(weight, optimizer, [id(v) for v in optimizer.variables])
+    return trajectory, attached
+
+
+def test_attached_schedules_start_at_the_counter_and_apply_eagerly_on_every_backend():
+    trajectory, attached = eager_loop()
+    check_loop_trajectory(trajectory)
+    assert attached.values_at(3)["momentum"] == pytest.approx(0.95)
+    # Control: schedules counted from step 0 are 3 steps further on, another path.
+    shifted, _ = eager_loop(start_step=0)
+    check_loop_trajectory(shifted, start=3)
+    assert not np.allclose(trajectory, shifted, rtol=1e-3)
+
+
+def test_attach_schedules_maps_momentum_to_beta_1_and_refuses_what_it_cannot_drive():
+    adam = keras.optimizers.Adam(0.01)
+    with kclr.attach_schedules(adam, momentum=0.5) as attached:
+        assert adam.beta_1 == 0.9  # a stand-in replaces it inside apply only
+        assert attached.values_at(0) == {"beta_1": 0.5}
+    with pytest.raises(
+        ValueError, match=r"Arguments `learning_rate`, `momentum` and `weight_decay`.*Received"
+    ):
+        kclr.attach_schedules(adam)
+    with pytest.raises(
+        ValueError, match=r"Argument `momentum` needs an optimizer with `momentum` or `beta_1`"
+    ):
+        kclr.attach_schedules(keras.optimizers.Adagrad(), momentum=0.5)
+    with pytest.raises(ValueError, match=r"Argument `momentum`.*momentum=0.0"):
+        kclr.attach_schedules(keras.optimizers.SGD(), momentum=0.5)
+    with pytest.raises(ValueError, match=r"float `learning_rate`"):
+        kclr.attach_schedules(keras.optimizers.SGD(LOOP_SCHEDULES["learning_rate"]), learning_rate=0.1)
+    sgd_optimizer = keras.optimizers.SGD(0.05, momentum=0.9)
+    first = kclr.attach_schedules(sgd_optimizer, learning_rate=0.1)
+    with pytest.raises(ValueError, match=r"Argument `optimizer` already has schedules attached"):
+        kclr.attach_schedules(sgd_optimizer, momentum=0.5)
+    first.remove()
+    first.remove()  # twice is fine
+    kclr.attach_schedules(sgd_optimizer, momentum=0.5).remove()
+
+
+def test_leaving_the_with_block_by_an_exception_removes_the_schedules():
+    optimizer = keras.optimizers.SGD(0.05, momentum=0.9)
+    with pytest.raises(KeyError), kclr.attach_schedules(optimizer, learning_rate=0.1):
+        raise KeyError(LOOP_STEPS)
+    assert "apply" not in vars(optimizer)
+    np.testing.assert_allclose(float(optimizer.learning_rate), 0.05, rtol=1e-6)

@@ -28,6 +28,13 @@ def test_test_run_without_momentum_has_one_axis_and_uses_n_iter():
     assert len(axis.lines[0].get_ydata()) == 600
 
 
+def test_test_run_is_titled_with_the_policy_and_its_ranges():
+    fig = kclr.OneCycle((0.01, 0.1), (0.95, 0.85)).test_run(100)
+    assert fig.get_suptitle() == "OneCycle: lr 0.01 to 0.1, momentum 0.95 to 0.85"
+    fig = kclr.CLR(3, (0.002, 0.01), mode="triangular2").test_run(100)
+    assert fig.get_suptitle() == "CLR (3 cycles, triangular2): lr 0.002 to 0.01"
+
+
 def test_plot_schedule_on_a_given_axis_puts_momentum_on_a_twin():
     from matplotlib.figure import Figure
 

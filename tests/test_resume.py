@@ -114,3 +114,35 @@ def test_resume_without_initial_epoch_restarts_the_cycle_and_ends_elsewhere(
         np.abs(a - b).max() for a, b in zip(resumed.get_weights(), straight.get_weights(), strict=True)
     )
     assert distance > 1e-3
+
+
+class Interrupted(Exception):
+    """Stands for the process dying mid-fit."""
+
+
+class InterruptAfter(StopAfter):
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epochs:
+            raise Interrupted(epoch)
+
+
+@pytest.mark.parametrize("policy_name", sorted(POLICIES))
+def test_backup_and_restore_resumes_the_cycle_after_an_interruption(tmp_path, policy_name):
+    weights = initial_weights()
+    straight = make_model(OPTIMIZERS["sgd"](), weights)
+    fit(straight, [POLICIES[policy_name]()])
+
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))
+    interrupted = make_model(OPTIMIZERS["sgd"](), weights)
+    with pytest.raises(Interrupted):
+        fit(interrupted, [POLICIES[policy_name](), backup, InterruptAfter(CHECKPOINT_EPOCH)])
+    # The same script run again: a new model and callbacks; BackupAndRestore sets initial_epoch.
+    resumed = make_model(OPTIMIZERS["sgd"](), weights)
+    backup = keras.callbacks.BackupAndRestore(str(tmp_path / "backup"))
+    history = fit(resumed, [POLICIES[policy_name](), backup])
+    assert history.epoch == list(range(CHECKPOINT_EPOCH, EPOCHS))
+
+    for got, want in zip(resumed.get_weights(), straight.get_weights(), strict=True):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
+    moved = max(np.abs(a - b).max() for a, b in zip(resumed.get_weights(), weights, strict=True))
+    assert moved > 0.1

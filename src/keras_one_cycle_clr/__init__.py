@@ -12,6 +12,7 @@ from keras_one_cycle_clr.history import (
     reset_keras,
     save_history_to_csv,
 )
+from keras_one_cycle_clr.hyperparams import AttachedSchedules, attach_schedules
 from keras_one_cycle_clr.range_test import LrRangeTest, lr_find
 from keras_one_cycle_clr.range_test_result import RangeTestResult
 from keras_one_cycle_clr.schedules import CyclicSchedule, OneCycleSchedule
@@ -19,11 +20,13 @@ from keras_one_cycle_clr.workflow import fit_one_cycle
 
 __all__ = [
     "CLR",
+    "AttachedSchedules",
     "CyclicSchedule",
     "LrRangeTest",
     "OneCycle",
     "OneCycleSchedule",
     "RangeTestResult",
+    "attach_schedules",
     "concatenate_history",
     "cuda_release_memory",
     "fit_one_cycle",

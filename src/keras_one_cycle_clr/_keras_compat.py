@@ -7,6 +7,7 @@ them, this is the module to mend; `docs/keras-internals.md` has the measurements
 from __future__ import annotations
 
 import contextlib
+import sys
 
 import keras
 
@@ -220,3 +221,63 @@ def validation_loss_function(model, x, y):
             return float(loss())
 
     return torch_loss
+
+
+def fit_callbacks(callback):
+    """Every callback of the `fit` (or other `CallbackList`) now calling one of `callback`'s hooks,
+    `callback` included, in their order; None when `callback` is not called by a `CallbackList`
+    (hooks called by hand).
+
+    Keras gives a callback no reference to the others: `fit` wraps them in a
+    `keras.callbacks.CallbackList` (`callbacks/callback_list.py`), whose hooks call each callback's
+    hook in a loop. That list is the `self` of a frame on the call stack. The outermost one holding
+    `callback` is taken, and a `CallbackList` passed inside another is opened. Checked on 3.15
+    (TensorFlow, JAX and PyTorch trainers alike).
+    """
+    found = None
+    frame = sys._getframe(1)
+    while frame is not None:
+        holder = frame.f_locals.get("self") if frame.f_code.co_name.startswith("on_") else None
+        if isinstance(holder, keras.callbacks.CallbackList):
+            members = _flat_callbacks(holder.callbacks)
+            if any(member is callback for member in members):
+                found = members
+        frame = frame.f_back
+    del frame
+    return found
+
+
+def _flat_callbacks(callbacks):
+    flat = []
+    for member in callbacks:
+        if isinstance(member, keras.callbacks.CallbackList):
+            flat.extend(_flat_callbacks(member.callbacks))
+        else:
+            flat.append(member)
+    return flat
+
+
+def earliest_early_stop(early_stopping, first_epoch):
+    """The first epoch (0-based) at whose end `early_stopping` can stop a fit starting at
+    `first_epoch`, whatever the monitored values.
+
+    Mirrors `EarlyStopping.on_epoch_end` (`callbacks/early_stopping.py`, checked on 3.15): it looks
+    at epochs from `start_from_epoch` on; the first it looks at is always a new best (which resets
+    its wait count unless it misses `baseline`); it stops once `wait >= patience` and `epoch > 0`,
+    `wait` counting the epochs since the last reset.
+    """
+    first_seen = max(int(early_stopping.start_from_epoch or 0), first_epoch)
+    patience = int(early_stopping.patience or 0)
+    # The first epoch seen never stops; after it, wait grows by one an epoch from 0 (or from 1 when
+    # that epoch missed `baseline`).
+    wait_after_first = 0 if early_stopping.baseline is None else 1
+    return max(first_seen + max(patience - wait_after_first, 1), 1)
+
+
+def print_msg(message):
+    """Prints as Keras's own callbacks do: to stdout, or to absl logging when Keras's interactive
+    logging is off (`keras.config.disable_interactive_logging`). `keras.src.utils.io_utils.print_msg`,
+    checked on 3.15."""
+    from keras.src.utils import io_utils
+
+    io_utils.print_msg(message)

@@ -10,14 +10,19 @@ iterations), `log_ep` (every epoch) and `learning_rate` / `momentum` in the epoc
 from __future__ import annotations
 
 import inspect
-import sys
+import warnings
 
 import keras
 import numpy as np
 
-from keras_one_cycle_clr import _checks, _data, hyperparams, schedules
+from keras_one_cycle_clr import _checks, _data, _fit_callbacks, hyperparams, schedules
+from keras_one_cycle_clr import _keras_compat as compat
 from keras_one_cycle_clr.range_test import LrRangeTest
 from keras_one_cycle_clr.range_test_result import ONE_CYCLE_PEAK_DIVISOR, RangeTestResult
+
+# CLR's "cosine" mode rises over this fraction of a cycle by default, as the 2019 library did; the
+# paper's triangular modes default to symmetric cycles (0.5).
+COSINE_PHASE_ONE_FRACTION = 0.3
 
 
 class _PolicyCallback(keras.callbacks.Callback):
@@ -26,6 +31,7 @@ class _PolicyCallback(keras.callbacks.Callback):
     # The batch-end hook only records what it is given; every state change happens in begin hooks,
     # so Keras may dispatch batch ends on its background thread.
     async_safe = True
+    _sets_learning_rate_in_step = True  # another learning-rate callback in the same fit is refused
 
     def __init__(self, momentum_range, reset_on_train_begin, record_frq, verbose):
         super().__init__()
@@ -49,6 +55,7 @@ class _PolicyCallback(keras.callbacks.Callback):
         # This epoch: what the batch hooks compare with, worked out once per epoch.
         self._epoch_start_batch = None  # batches into the cycle at this epoch's start
         self._stop_batch = None  # from this batch index on, the cycle ends within the execution
+        self._early_stopping = []  # the fit's EarlyStopping callbacks, until the first epoch begins
 
     # -- schedules -------------------------------------------------------------------------------
     def _build_schedules(self, total_steps):
@@ -76,7 +83,8 @@ class _PolicyCallback(keras.callbacks.Callback):
         }
 
     def test_run(self, n_iter=None):
-        """Plots the learning rate (and momentum) against the iteration; returns the Figure.
+        """Plots the learning rate (and momentum) against the iteration; returns the Figure, titled
+        with the policy and its ranges.
 
         Args:
             n_iter: A Python int. The number of iterations to show. Defaults to the length of the last
@@ -86,7 +94,23 @@ class _PolicyCallback(keras.callbacks.Callback):
 
         if n_iter is None:
             n_iter = self._cycle_updates or 1000
-        return plot.plot_schedule(self.schedule_values(n_iter))
+        return plot.plot_schedule(self.schedule_values(n_iter), title=self._title())
+
+    def _label(self):
+        return type(self).__name__
+
+    def _title(self):
+        low, high = self.lr_range
+        title = f"{self._label()}: lr {low:g} to {high:g}"  # the axis shows the iterations
+        if self.momentum_range is not None:
+            title += f", momentum {self.momentum_range[0]:g} to {self.momentum_range[1]:g}"
+        return title
+
+    @property
+    def cycle_updates(self):
+        """The cycle's length in optimizer updates (batches, without gradient accumulation), as the
+        latest `fit` decided it; None before any fit."""
+        return self._cycle_updates
 
     # -- records ---------------------------------------------------------------------------------
     @property
@@ -112,6 +136,17 @@ class _PolicyCallback(keras.callbacks.Callback):
 
     # -- Keras hooks -----------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
+        if not self.params or self.model is None:
+            msg = (
+                f"{type(self).__name__} needs `set_model(model)` and `set_params({{'epochs': ..., "
+                "'steps': ...})` before its hooks, as `fit` calls them: call those first in a loop of "
+                "your own."
+            )
+            raise RuntimeError(msg)
+        # Before anything else: the first of ours in the list raises before any of ours acts.
+        others = _fit_callbacks.other_callbacks(self)
+        _fit_callbacks.check_sole_learning_rate_callback(self, others)
+        self._early_stopping = [other for other in others if isinstance(other, keras.callbacks.EarlyStopping)]
         batches_per_epoch = self.params.get("steps")
         if batches_per_epoch is None:
             msg = (
@@ -182,18 +217,56 @@ class _PolicyCallback(keras.callbacks.Callback):
             self.model.optimizer, scheduled, start_step=self._cycle_start_batch
         )
         self._injection.install(self.model)
+        early_stopping, self._early_stopping = self._early_stopping, []
+        for callback in early_stopping:
+            self._warn_if_stopped_early(callback, epoch)
 
-    def on_train_batch_begin(self, batch, logs=None):
+    def _rise_end_batch(self):
+        """The batch into the cycle at which the learning rate stops rising for the first time, if
+        stopping before it defeats the policy; else None."""
+        return None
+
+    def _warn_if_stopped_early(self, early_stopping, first_epoch):
+        rise_end = self._rise_end_batch()
+        if rise_end is None:
+            return
+        epochs = self.params["epochs"]
+
+        def batches_done_after(epoch):  # into the cycle, at the end of `epoch`
+            return self._fit_start_batch + (epoch - first_epoch + 1) * self._batches_per_epoch
+
+        earliest = compat.earliest_early_stop(early_stopping, first_epoch)
+        if earliest >= epochs - 1 or batches_done_after(earliest) >= rise_end:
+            return
+        rise_end_epoch = next(
+            (e for e in range(first_epoch, epochs) if batches_done_after(e) >= rise_end), epochs - 1
+        )
+        warnings.warn(
+            f"EarlyStopping(patience={early_stopping.patience}, "
+            f"start_from_epoch={early_stopping.start_from_epoch}) can stop this fit after epoch "
+            f"{earliest + 1}, while {type(self).__name__} is still raising the learning rate (until "
+            f"epoch {rise_end_epoch + 1} of {epochs}): training would then end at a high learning "
+            "rate, without the annealing that one cycle trains for. Pass "
+            f"EarlyStopping(start_from_epoch={rise_end_epoch}) or more (Keras counts it from 0).",
+            stacklevel=2,
+        )
+
+    def _require_epoch(self, hook):
         if self._stop_batch is None:
             msg = (
-                f"{type(self).__name__}'s batch hooks need on_train_begin and on_epoch_begin to have "
-                "run first, as `fit` calls them: call those first in a loop of your own."
+                f"{type(self).__name__}.{hook} needs on_train_begin and on_epoch_begin to have run "
+                "first, as `fit` calls them: call those first in a loop of your own (and "
+                "on_train_end last, which removes the schedules from the optimizer)."
             )
             raise RuntimeError(msg)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self._require_epoch("on_train_batch_begin")
         if batch >= self._stop_batch:  # the cycle ends within this execution
             self.model.stop_training = True
 
     def on_train_batch_end(self, batch, logs=None):
+        self._require_epoch("on_train_batch_end")
         # With steps_per_execution, Keras reports the end of a short last chunk past the epoch's end.
         end = self._epoch_start_batch + min(batch, self._batches_per_epoch - 1)
         if end // self.record_frq == (end - self._batches_per_execution) // self.record_frq:
@@ -204,6 +277,7 @@ class _PolicyCallback(keras.callbacks.Callback):
         self._records[iteration] = record
 
     def on_epoch_end(self, epoch, logs=None):
+        self._require_epoch("on_epoch_end")
         last_batch = hyperparams.raw_step(self.model.optimizer) - 1 - self._cycle_start_batch
         values = self._values_at(last_batch)
         if logs is not None:
@@ -215,14 +289,19 @@ class _PolicyCallback(keras.callbacks.Callback):
             if key != "learning_rate":
                 self.log_ep.setdefault(key, []).append(value)
         if self.verbose:
-            shown = ", ".join(f"{k}={v:.3e}" for k, v in values.items())
-            sys.stdout.write(f"{type(self).__name__} epoch {epoch}: {shown}\n")
+            shown = f"learning rate {values['lr']:.4g}"
+            if "momentum" in values:
+                shown += f", momentum {values['momentum']:.4g}"
+            _fit_callbacks.print_message(
+                self, f"Epoch {epoch + 1}/{self.params['epochs']}: {type(self).__name__} {shown}"
+            )
 
     def on_train_end(self, logs=None):
         if self._injection is not None:
             self._injection.remove()  # the model gets its own train function back
             self._injection = None
         self._stop_batch = None
+        self._early_stopping = []
 
 
 class OneCycle(_PolicyCallback):
@@ -250,24 +329,65 @@ class OneCycle(_PolicyCallback):
     >>> sorted(k for k in history.history if k != "loss")
     ['learning_rate', 'momentum']
 
+    How long the cycle is. The cycle is `epochs x steps per epoch` steps, `epochs` being `fit`'s
+    argument, which Keras counts from epoch 0 whatever `initial_epoch` is: a model reloaded from a
+    mid-cycle checkpoint resumes with `fit(epochs=20, initial_epoch=12)` and a new callback, which
+    runs epochs 12 to 19 of a 20-epoch cycle. With `reset_on_train_begin=True` (the default) every
+    `fit` decides its cycle so. With `reset_on_train_begin=False` only the first `fit` does: later
+    fits continue that cycle from where the optimizer's step counter stands, whatever their `epochs`
+    and `initial_epoch`, stop when it ends, and raise if it has ended before they start. So
+    `fit(epochs=2)` then `fit(epochs=4, initial_epoch=2)` is one cycle of 2 epochs, which the first
+    fit finishes; to split a 4-epoch cycle over two fits, give the first one `epochs=4` and stop it
+    after 2:
+
+    >>> x, y = np.ones((64, 4)), np.ones((64, 1))  # 2 batches of 32 per epoch
+    >>> ocp = kclr.OneCycle((0.01, 0.1), reset_on_train_begin=False)
+    >>> _ = model.fit(x, y, epochs=2, callbacks=[ocp], verbose=0)
+    >>> ocp.cycle_updates  # decided by the first fit: 2 epochs x 2 batches
+    4
+    >>> model.fit(x, y, epochs=4, initial_epoch=2, callbacks=[ocp], verbose=0)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: This OneCycle callback's cycle of 4 steps has ended (4 steps run). ...
+    >>> ocp = kclr.OneCycle((0.01, 0.1), reset_on_train_begin=False)
+    >>> stop = keras.callbacks.LambdaCallback(
+    ...     on_epoch_end=lambda epoch, logs: setattr(model, "stop_training", epoch == 1))
+    >>> _ = model.fit(x, y, epochs=4, callbacks=[ocp, stop], verbose=0)  # the first half of 8 steps
+    >>> history = model.fit(x, y, epochs=4, initial_epoch=2, callbacks=[ocp], verbose=0)
+    >>> ocp.cycle_updates, history.epoch, round(history.history["learning_rate"][-1], 6)
+    (8, [2, 3], 0.0)
+
+    With other callbacks: one that also sets the learning rate in the same `fit`
+    (`LearningRateScheduler`, `ReduceLROnPlateau`, another `OneCycle`, `CLR` or `LrRangeTest`) is
+    refused when `fit` starts, since its values would be overwritten at the next step; a callback
+    of your own that assigns `optimizer.learning_rate` mid-fit is overwritten likewise, silently. An
+    `EarlyStopping` that can stop the fit while the learning rate still rises is warned about; see
+    `start_from_epoch` there, and the page "With other callbacks and loops" of the docs.
+
     Args:
         lr_range: A pair of Python floats `(start, peak)`, `0 < start < peak`.
         momentum_range: A pair of Python floats in [0, 1) `(start, low)`, or None to leave momentum
             alone. Defaults to None.
         phase_one_fraction: A Python float in (0, 1) (below 0.5 with `three_phase`): the fraction of
             the cycle spent rising. Defaults to 0.3.
-        reset_on_train_begin: A Python bool. True: every `fit` call is a new cycle. False: a later
-            `fit` continues the cycle where the previous one stopped. Defaults to True.
+        reset_on_train_begin: A Python bool. True: every `fit` call is a new cycle. False: the first
+            `fit` decides the cycle; later ones continue it where the previous one stopped (see
+            above). Defaults to True.
         record_frq: A Python int >= 1. Record into `log` every this many iterations. Defaults to 10.
-        verbose: Print the learning rate and momentum at the end of every epoch. Defaults to False.
+        verbose: Print the learning rate and momentum at the end of every epoch, as Keras's own
+            callbacks print (`Epoch 3/20: OneCycle learning rate 0.0812, momentum 0.8624`).
+            Defaults to False.
         final_lr: A Python float >= 0. The learning rate at the end of the cycle. Defaults to 0.0.
         anneal: `"cos"` or `"linear"`. Defaults to `"cos"`.
         three_phase: A Python bool: PyTorch's three-phase variant. Defaults to False.
 
     Raises:
         ValueError, TypeError: for an argument outside the ranges above, at construction; at the
-            start of `fit` for an input of unknown length without `steps_per_epoch`, or an
-            optimizer without momentum buffers (`SGD(momentum=0.0)`) given a `momentum_range`.
+            start of `fit`, before any training step, for an input of unknown length without
+            `steps_per_epoch`, an optimizer without momentum buffers (`SGD(momentum=0.0)`) given a
+            `momentum_range`, another callback of the same `fit` that sets the learning rate, or,
+            with `reset_on_train_begin=False`, a cycle that has ended.
+        RuntimeError: for hooks called by hand out of `fit`'s order.
     """
 
     def __init__(
@@ -356,15 +476,20 @@ class OneCycle(_PolicyCallback):
             momentum = schedules.OneCycleSchedule(start, low, start, **shape)
         return {"lr": lr, "momentum": momentum}
 
+    def _rise_end_batch(self):
+        # The first phase: what an EarlyStopping stopping inside it would cut short.
+        return self.phase_one_fraction * self._cycle_updates * self._batches_per_update
+
 
 class CLR(_PolicyCallback):
     """Cyclical learning rates as a callback: `cyc` cycles over the steps of one `fit` call.
 
     Every cycle rises from `lr_range[0]` to `lr_range[1]` over its first `phase_one_fraction` and
     falls back; momentum goes the other way. `mode="cosine"` is the 2019 library's shape, with
-    `amplitude_fn(cycle_index)` scaling each cycle's height; `"triangular"`, `"triangular2"` and
-    `"exp_range"` (with `gamma`) are the CLR paper's (https://arxiv.org/abs/1506.01186). With
-    `phase_one_fraction=0.5` they match `torch.optim.lr_scheduler.CyclicLR` with
+    `amplitude_fn(cycle_index)` scaling each cycle's height, rising over the first 30% of a cycle by
+    default; `"triangular"`, `"triangular2"` and `"exp_range"` (with `gamma`) are the CLR paper's
+    (https://arxiv.org/abs/1506.01186), symmetric by default (`phase_one_fraction=0.5`), as in the
+    paper and in `torch.optim.lr_scheduler.CyclicLR`, which they then match with
     `step_size_up = total_steps / (2 * cyc)`.
 
     Example:
@@ -376,13 +501,16 @@ class CLR(_PolicyCallback):
     >>> values = clr.schedule_values(600)  # new cycles start at iterations 0, 200 and 400
     >>> [round(float(values["lr"][i]), 4) for i in (0, 200, 400)]
     [0.002, 0.002, 0.002]
+    >>> kclr.CLR(3, (0.002, 0.01), mode="triangular2").phase_one_fraction  # symmetric by default
+    0.5
 
     Args:
         cyc: A Python int >= 1. The number of cycles in one fit.
         lr_range: A pair of Python floats `(base, peak)`, `0 < base < peak`.
         momentum_range: A pair of Python floats in [0, 1) `(start, low)`, or None. Defaults to None.
-        phase_one_fraction: A Python float in (0, 1): the rising fraction of each cycle.
-            Defaults to 0.3.
+        phase_one_fraction: A Python float in (0, 1): the rising fraction of each cycle, or None
+            for the mode's own: 0.3 for `"cosine"` (the 2019 default), 0.5 for `"triangular"`,
+            `"triangular2"` and `"exp_range"` (symmetric triangles). Defaults to None.
         amplitude_fn: A callable taking the cycle index (0, 1, ...) and returning a float >= 0 that
             scales that cycle's height, or None. Only with `"cosine"` and `"triangular"`. It is
             called once per cycle when the callback is created. Defaults to None.
@@ -402,7 +530,7 @@ class CLR(_PolicyCallback):
         cyc,
         lr_range,
         momentum_range=None,
-        phase_one_fraction=0.3,
+        phase_one_fraction=None,
         amplitude_fn=None,
         reset_on_train_begin=True,
         record_frq=10,
@@ -414,8 +542,10 @@ class CLR(_PolicyCallback):
         super().__init__(momentum_range, reset_on_train_begin, record_frq, verbose)
         self.cyc = _checks.check_count("cyc", cyc)
         self.lr_range = _checks.check_lr_range("lr_range", lr_range)
-        self.phase_one_fraction = _checks.check_fraction("phase_one_fraction", phase_one_fraction)
         self.mode = _checks.check_choice("mode", mode, schedules.CYCLIC_MODES)
+        if phase_one_fraction is None:
+            phase_one_fraction = COSINE_PHASE_ONE_FRACTION if mode == "cosine" else 0.5
+        self.phase_one_fraction = _checks.check_fraction("phase_one_fraction", phase_one_fraction)
         self.gamma = _checks.check_number("gamma", gamma, low=0.0, high=1.0, low_inclusive=False)
         if amplitude_fn is not None and (not callable(amplitude_fn) or not _takes_one_argument(amplitude_fn)):
             _checks.fail("amplitude_fn", "a callable f(cycle_index) -> float", amplitude_fn, TypeError)
@@ -428,6 +558,9 @@ class CLR(_PolicyCallback):
                 _checks.check_number(f"amplitude_fn({i})", _as_float(amplitude_fn(i)), low=0.0)
                 for i in range(self.cyc)
             ]
+
+    def _label(self):
+        return f"CLR ({self.cyc} cycle{'s' if self.cyc > 1 else ''}, {self.mode})"
 
     def _build_schedules(self, total_steps):
         shape = {

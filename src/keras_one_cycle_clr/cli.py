@@ -165,10 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument(
         "--phase-one-fraction",
         type=float,
-        default=0.3,
-        help="phase_one_fraction: the rising fraction of a cycle (default: 0.3)",
+        default=None,
+        help="phase_one_fraction: the rising fraction of a cycle (default: 0.3; 0.5 for clr's "
+        "triangular, triangular2 and exp_range modes)",
     )
-    common.add_argument("--out", required=True, help="the image file to write, e.g. schedule.png")
+    common.add_argument(
+        "--out", required=True, help="the image file to write, e.g. schedule.png (.png added if none)"
+    )
 
     one_cycle = policies.add_parser(
         "one-cycle",
@@ -243,7 +246,7 @@ def _policy(args):
             return OneCycle(
                 lr_range,
                 momentum_range,
-                args.phase_one_fraction,
+                0.3 if args.phase_one_fraction is None else args.phase_one_fraction,
                 final_lr=args.final_lr,
                 anneal=args.anneal,
                 three_phase=args.three_phase,
@@ -256,11 +259,10 @@ def _policy(args):
 
 
 def _run_plot_schedule(args):
-    from keras_one_cycle_clr import plot
-
-    policy = _policy(args)
-    figure = plot.plot_schedule(policy.schedule_values(args.steps), title=_schedule_title(args))
+    figure = _policy(args).test_run(args.steps)
     out = Path(args.out)
+    if not out.suffix:  # matplotlib would add ".png" itself, and we would report another name
+        out = out.with_name(out.name + ".png")
     try:
         figure.savefig(out)
     except ValueError as error:  # matplotlib's answer to an image format it cannot write
@@ -270,17 +272,8 @@ def _run_plot_schedule(args):
     return 0
 
 
-def _schedule_title(args):
-    name = "OneCycle" if args.policy == "one-cycle" else f"CLR ({args.cycles} cycles, {args.mode})"
-    title = f"{name}: lr {args.lr_min:g} to {args.lr_max:g} over {args.steps} steps"
-    if args.momentum_start is not None:
-        title += f", momentum {args.momentum_start:g} to {args.momentum_low:g}"
-    return title
-
-
 def _load_lr_find_inputs(args):
     """The model and arrays named on the command line, or a one-line usage error."""
-    import keras
     import numpy as np
 
     for path in (args.model, args.data):
@@ -288,7 +281,7 @@ def _load_lr_find_inputs(args):
             msg = f"no such file: {path}"
             raise _UsageError(msg)
     try:
-        model = keras.models.load_model(args.model, safe_mode=True)
+        model = _load_model(args.model)
     except (ValueError, OSError, TypeError) as error:
         msg = f"cannot load {args.model} as a Keras model: {error}"
         raise _UsageError(msg) from error
@@ -309,6 +302,37 @@ def _load_lr_find_inputs(args):
         msg = f"--x-key {args.x_key} has {len(x)} rows but --y-key {args.y_key} has {len(y)}"
         raise _UsageError(msg)
     return model, x, y
+
+
+def _load_model(path):
+    """`keras.models.load_model(path, safe_mode=True)`, without Keras's warning about an optimizer
+    saved before it was built.
+
+    A model compiled and saved before training holds an optimizer without state (its step counter
+    and learning rate only); Keras builds the loaded one and warns "Skipping variable loading for
+    optimizer" because the counts differ. Nothing is lost: the built optimizer starts from zero, as
+    the saved one would have. Any other mismatch is still reported.
+    """
+    import warnings
+
+    import keras
+
+    skipping = "Skipping variable loading for optimizer"
+    with warnings.catch_warnings(record=True) as caught:  # what passes the filters is held back
+        warnings.filterwarnings("always", message=skipping, category=UserWarning)
+        model = keras.models.load_model(path, safe_mode=True)
+    optimizer = getattr(model, "optimizer", None)
+    unbuilt = None
+    if optimizer is not None:
+        fresh = keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
+        unbuilt = f"the saved optimizer has {len(fresh.variables)} variables"
+    for warning in caught:
+        message = str(warning.message)
+        if message.startswith(skipping) and unbuilt and unbuilt in message:
+            continue
+        # Already through the filters: shown as they would have been.
+        warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+    return model
 
 
 def _run_lr_find(args):

@@ -84,13 +84,14 @@ def momentum_attribute(optimizer, *, argument="momentum_range"):
     optimizer = innermost_optimizer(optimizer)
     for name in MOMENTUM_ATTRIBUTES:
         value = getattr(optimizer, name, None)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if _is_float(value):
             if value == 0:
                 msg = (
                     f"Argument `{argument}` needs an optimizer with momentum, but "
                     f"{type(optimizer).__name__} was created with {name}=0.0, which builds no "
                     f"momentum buffers. Create it with {name} > 0 (for example "
-                    f"{type(optimizer).__name__}({name}=0.9)), or pass {argument}=None."
+                    f"{type(optimizer).__name__}({name}=0.9)), or pass {argument}=None. "
+                    f"Received: an optimizer {type(optimizer).__name__}({name}={value!r})"
                 )
                 raise ValueError(msg)
             return name
@@ -181,11 +182,15 @@ def in_step_form(schedule):
     return Piecewise.table(values)
 
 
+def _is_float(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _momentum_name(optimizer):
     """The optimizer's momentum-like float, if it has one that builds buffers; None otherwise."""
     for name in MOMENTUM_ATTRIBUTES:
         value = getattr(optimizer, name, None)
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if _is_float(value):
             return name if value != 0 else None
     return None
 
@@ -540,3 +545,139 @@ class ScheduleInjection:
             # so what one finds on the optimizer may be another's stand-in.
             for name, value in self._configured.items():
                 setattr(optimizer, name, value)
+
+
+# -- outside `fit`: custom training loops ------------------------------------------------------------
+
+
+def attach_schedules(optimizer, *, learning_rate=None, momentum=None, weight_decay=None, start_step=None):
+    """Makes an optimizer's learning rate, momentum and weight decay follow schedules in any loop.
+
+    The counterpart of optax's `inject_hyperparams` and of calling PyTorch's `OneCycleLR.step()`
+    in a loop of your own, for a training loop written without `fit` (a TensorFlow `GradientTape`
+    loop, a JAX loop around `optimizer.stateless_apply`, a PyTorch loop): every call of the
+    optimizer's `apply` (or `apply_gradients`) computes each scheduled hyper-parameter from the
+    optimizer's own step counter, inside a compiled step as well as eagerly, exactly as `OneCycle` and
+    `CLR` do inside `fit`. There is no `.step()` to call.
+
+    ```python
+    schedule = dict(total_steps=1000, pct_start=0.3)
+    with kclr.attach_schedules(
+        optimizer,
+        learning_rate=kclr.OneCycleSchedule(0.004, 0.1, 0.0, **schedule),
+        momentum=kclr.OneCycleSchedule(0.95, 0.85, 0.95, **schedule),
+    ):
+        for x, y in batches:  # your loop; trace a compiled step inside the `with`
+            ...
+            optimizer.apply(grads, model.trainable_variables)
+    ```
+
+    Where the step is compiled, trace it after attaching: a `tf.function` traced before keeps the
+    optimizer's constant hyper-parameters. On JAX the schedules are a variable that joins
+    `optimizer.variables` while attached: take the optimizer's variables for `stateless_apply` after
+    attaching, and write your state back into them (`variable.assign(value)`) before `remove()`.
+    Inside `fit`, use the callbacks instead, which work out the cycle's length.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> import keras_one_cycle_clr as kclr
+    >>> w = keras.Variable(np.ones(1, "float32"))
+    >>> optimizer = keras.optimizers.SGD(0.05, momentum=0.9)
+    >>> lr = kclr.OneCycleSchedule(0.01, 0.1, 0.0, total_steps=10)
+    >>> with kclr.attach_schedules(optimizer, learning_rate=lr, momentum=0.8) as schedules:
+    ...     for _ in range(3):
+    ...         optimizer.apply([2 * w.value], [w])  # the gradient of w ** 2
+    ...     print({name: round(value, 4) for name, value in schedules.values_at(2).items()})  # the peak
+    {'learning_rate': 0.1, 'momentum': 0.8}
+    >>> round(float(optimizer.learning_rate), 4), optimizer.momentum  # the optimizer's own again
+    (0.05, 0.9)
+
+    Args:
+        optimizer: A Keras optimizer (a `LossScaleOptimizer` drives the one it wraps). For a learning
+            rate schedule, created with a float `learning_rate`.
+        learning_rate: A schedule of this package (`OneCycleSchedule`, `CyclicSchedule`), a number,
+            a 1-D sequence of per-update values, or None to leave it alone. Defaults to None.
+        momentum: Likewise, for `momentum` (SGD, RMSprop) or `beta_1` (Adam, AdamW, Adamax, Nadam,
+            Lion): the optimizer must have been created with it > 0. Defaults to None.
+        weight_decay: Likewise, for the decoupled `weight_decay` (`w <- w - w * wd * lr` before the
+            update). Defaults to None.
+        start_step: A Python int: the optimizer's step counter (batches; `optimizer.iterations`
+            without gradient accumulation) at which every schedule's step 0 falls. Defaults to the
+            counter now, so the schedules start with the next update.
+
+    Returns:
+        An `AttachedSchedules`, whose `remove()` gives the optimizer its own hyper-parameters back;
+        as a context manager, it removes them on leaving the `with` block.
+
+    Raises:
+        ValueError: for no schedule given, an optimizer created with a schedule as its learning rate
+            (given `learning_rate`), one without momentum (given `momentum`), or one that already
+            has schedules attached.
+    """
+    arguments = {"learning_rate": learning_rate, "momentum": momentum, "weight_decay": weight_decay}
+    given = {name: value for name, value in arguments.items() if value is not None}
+    if not given:
+        msg = (
+            "Arguments `learning_rate`, `momentum` and `weight_decay` of attach_schedules: at least one "
+            "must be a schedule. Received: learning_rate=None, momentum=None, weight_decay=None"
+        )
+        raise ValueError(msg)
+    inner = innermost_optimizer(optimizer)
+    attached = getattr(inner.__dict__.get("apply"), "__self__", None)
+    if isinstance(attached, ScheduleInjection):
+        msg = (
+            f"Argument `optimizer` already has schedules attached ({', '.join(sorted(attached.schedules))}): "
+            "call `remove()` on the earlier handle first, or end its `with` block. "
+            f"Received: optimizer={type(optimizer).__name__}"
+        )
+        raise ValueError(msg)
+    scheduled = {}
+    for name, value in given.items():
+        if name == "momentum":
+            if not any(_is_float(getattr(inner, attribute, None)) for attribute in MOMENTUM_ATTRIBUTES):
+                msg = (
+                    f"Argument `momentum` needs an optimizer with `momentum` or `beta_1`; "
+                    f"{type(inner).__name__} has neither. Received: momentum={value!r}"
+                )
+                raise ValueError(msg)
+            name = momentum_attribute(optimizer, argument="momentum")
+        scheduled[name] = value
+    if start_step is None:
+        start_step = raw_step(optimizer)
+    injection = ScheduleInjection(optimizer, scheduled, start_step=start_step)
+    injection.install()
+    return AttachedSchedules(injection)
+
+
+class AttachedSchedules:
+    """The schedules `attach_schedules` put on an optimizer: `remove()` takes them off again.
+
+    Also a context manager: leaving the `with` block removes them.
+    """
+
+    def __init__(self, injection):
+        self._injection = injection
+
+    @property
+    def attached(self):
+        """Whether the schedules still drive the optimizer."""
+        return self._injection.installed
+
+    def values_at(self, step):
+        """The scheduled values at the optimizer's step counter `step` (a Python int), as Python
+        floats keyed by the optimizer's own names (`learning_rate`, `momentum` or `beta_1`,
+        `weight_decay`)."""
+        return self._injection.values_at(step)
+
+    def remove(self):
+        """Gives the optimizer its own `apply`, learning rate, momentum and weight decay back; safe to
+        call twice. A compiled step traced while attached still holds the schedules: trace it again."""
+        self._injection.remove()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.remove()
+        return False

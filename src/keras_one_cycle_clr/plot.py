@@ -136,15 +136,18 @@ def plot_loss_curves(histories, ax=None, ylabel="loss"):
     return fig
 
 
-def plot_from_history(history, metrics=("loss",), show_lr=False, ax=None):
+def plot_from_history(history, metrics=("loss",), show_lr=False, ax=None, *, policy=None):
     """Plots each metric's training (solid) and validation (dashed) curve against the epoch.
 
     For every name in `metrics`, the `name` entry of the history is drawn as a solid line and its
     `val_name` entry, when recorded, as a dashed line of the same colour. Epochs are the history's own
     (`History.epoch`, or a dict's `"epoch"` list, 0-based as Keras records them); NaN entries, such as the
     padding `concatenate_history` adds for runs without validation, leave gaps. With `show_lr`, the
-    recorded learning rate (`learning_rate`, or the seed's `lr`) is drawn dotted on a twin y-axis with a
-    log scale (linear if some recorded rate is not positive).
+    learning rate is drawn dotted on a twin y-axis with a log scale (linear if some rate is not
+    positive): the history's `learning_rate` (or the seed's `lr`), one value per epoch, which hides a
+    one cycle's rise within epochs; or, given the `OneCycle` or `CLR` callback of the fit as `policy`,
+    its per-iteration `log` (every `record_frq` iterations), iteration `i` at epoch
+    `(i + 1) / steps_per_epoch - 1`, so that each epoch's last iteration falls on that epoch's point.
 
     Example:
 
@@ -157,6 +160,18 @@ def plot_from_history(history, metrics=("loss",), show_lr=False, ax=None):
     >>> lr_axis.get_ylabel(), lr_axis.get_yscale()
     ('learning rate', 'log')
 
+    With the callback, the learning rate of every recorded iteration:
+
+    >>> import keras, numpy as np
+    >>> import keras_one_cycle_clr as kclr
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    >>> model.compile(keras.optimizers.SGD(momentum=0.9), "mse")
+    >>> ocp = kclr.OneCycle((0.01, 0.1), record_frq=1)
+    >>> history = model.fit(np.ones((64, 4)), np.ones((64, 1)), epochs=3, callbacks=[ocp], verbose=0)
+    >>> fig = plot_from_history(history, show_lr=True, policy=ocp)  # 2 batches an epoch
+    >>> fig.axes[1].lines[0].get_xdata().tolist()
+    [-0.5, 0.0, 0.5, 1.0, 1.5, 2.0]
+
     Args:
         history: A `keras.callbacks.History` (what `model.fit` returns) or a dict from a metric name to
             one value per epoch, optionally with an `"epoch"` list, such as the result of
@@ -167,6 +182,8 @@ def plot_from_history(history, metrics=("loss",), show_lr=False, ax=None):
             axis. Defaults to False.
         ax: A matplotlib Axes to draw every metric on, or None to make a new Figure with one axis per
             metric.
+        policy: The `OneCycle` or `CLR` callback of the fit that `history` records, or None. With
+            `show_lr`, its `log` gives the learning rate per iteration. Defaults to None.
 
     Returns:
         The matplotlib Figure.
@@ -175,8 +192,9 @@ def plot_from_history(history, metrics=("loss",), show_lr=False, ax=None):
         TypeError: If `history` is neither a History nor a dict of per-epoch lists, if `metrics` is not
             a name or a sequence of names, or if `show_lr` is not a bool.
         ValueError: If a name in `metrics` is recorded neither as `name` nor as `val_name` in `history`,
-            if `metrics` is empty, if `show_lr` is True and `history` records no learning rate, or if
-            the lists of `history` have different lengths.
+            if `metrics` is empty, if `show_lr` is True and neither `history` nor `policy` records a
+            learning rate, if `policy` is given without `show_lr` or has not run, or if the lists of
+            `history` have different lengths.
     """
     import numpy as np
 
@@ -194,9 +212,17 @@ def plot_from_history(history, metrics=("loss",), show_lr=False, ax=None):
         recorded = ", ".join(key for key in columns if key != "epoch") or "none"
         fail("metrics", f"names recorded in `history` ({recorded})", metrics)
     show_lr = check_bool("show_lr", show_lr)
-    lr_key = next((key for key in ("learning_rate", "lr") if key in columns), None)
-    if show_lr and lr_key is None:
-        fail("show_lr", "False when `history` records no `learning_rate` or `lr`", show_lr)
+    lr_epochs, lr_values = None, None
+    if policy is not None:
+        if not show_lr:
+            fail("policy", "None when show_lr=False (it gives the learning rate to show)", policy)
+        lr_epochs, lr_values = _per_iteration_lr(policy)
+    else:
+        lr_key = next((key for key in ("learning_rate", "lr") if key in columns), None)
+        if show_lr and lr_key is None:
+            fail("show_lr", "False when `history` records no `learning_rate` or `lr`", show_lr)
+        if show_lr:
+            lr_epochs, lr_values = columns["epoch"], np.asarray(columns[lr_key], dtype=float)
     _check_ax(ax)
 
     if ax is None:
@@ -219,9 +245,8 @@ def plot_from_history(history, metrics=("loss",), show_lr=False, ax=None):
         handles, labels = metric_ax.get_legend_handles_labels()
         legend_ax = metric_ax
         if show_lr:
-            lr_values = np.asarray(columns[lr_key], dtype=float)
             lr_ax = metric_ax.twinx()
-            lr_ax.plot(epochs, lr_values, color="tab:gray", linestyle=":", label="learning rate")
+            lr_ax.plot(lr_epochs, lr_values, color="tab:gray", linestyle=":", label="learning rate")
             lr_ax.set_ylabel("learning rate")
             if np.all(lr_values[~np.isnan(lr_values)] > 0):
                 lr_ax.set_yscale("log")
@@ -231,6 +256,20 @@ def plot_from_history(history, metrics=("loss",), show_lr=False, ax=None):
             legend_ax = lr_ax
         legend_ax.legend(handles, labels)
     return fig
+
+
+def _per_iteration_lr(policy):
+    """(epochs, learning rates) from a OneCycle or CLR callback's per-iteration `log`."""
+    import numpy as np
+
+    log = getattr(policy, "log", None)
+    if not isinstance(log, Mapping):
+        fail("policy", "a OneCycle or CLR callback, or None", policy, TypeError)
+    steps = (getattr(policy, "params", None) or {}).get("steps")
+    if not log.get("iter") or "lr" not in log or not steps:
+        fail("policy", "a callback that has run in a `fit` (its `log` is empty)", policy)
+    iterations = np.asarray(log["iter"], dtype=float)
+    return (iterations + 1) / steps - 1, np.asarray(log["lr"], dtype=float)
 
 
 def plot_range_test(

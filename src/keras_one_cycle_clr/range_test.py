@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import inspect
 import math
-import sys
 import warnings
 
 import keras
 import numpy as np
 
-from keras_one_cycle_clr import _checks, _data, hyperparams, schedules
+from keras_one_cycle_clr import _checks, _data, _fit_callbacks, hyperparams, schedules
 from keras_one_cycle_clr import _keras_compat as compat
 from keras_one_cycle_clr.range_test_result import (
     PerStepMean,
@@ -117,6 +116,8 @@ class LrRangeTest(keras.callbacks.Callback):
     Raises:
         ValueError, TypeError: for an argument outside the ranges above, at construction.
     """
+
+    _sets_learning_rate_in_step = True  # another learning-rate callback in the same fit is refused
 
     def __init__(
         self,
@@ -218,6 +219,8 @@ class LrRangeTest(keras.callbacks.Callback):
 
     # -- Keras hooks -----------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
+        # Before anything else: the first of ours in the list raises before any of ours acts.
+        _fit_callbacks.check_sole_learning_rate_callback(self, _fit_callbacks.other_callbacks(self))
         spe = int(getattr(self.model, "steps_per_execution", 1) or 1)
         if self.batches_per_step % spe:
             msg = (
@@ -341,7 +344,7 @@ class LrRangeTest(keras.callbacks.Callback):
         if self.verbose:
             wd = f" wd={self.wd_list[self._sweep]:g}" if self.wd_list else ""
             how = "stopped early" if diverged else "done"
-            sys.stdout.write(f"LrRangeTest sweep {self._sweep + 1}/{self.n_wd}{wd}: {how}\n")
+            _fit_callbacks.print_message(self, f"LrRangeTest sweep {self._sweep + 1}/{self.n_wd}{wd}: {how}")
         self._sweep += 1
         self._step, self._batches_in_step, self._best = 0, 0, math.inf
         self._state.restore(self.model)  # through `self.model`: on JAX, the state is synced here
