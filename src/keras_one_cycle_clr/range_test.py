@@ -155,10 +155,21 @@ class LrRangeTest(keras.callbacks.Callback):
         self.lr = sweep[:: self.batches_per_step]
         self.loss = None
         self.val_loss = None
-        self._state = None
-        self._injection = None
+        self._state = None  # the model and optimizer as they were: TrainingState
+        self._injection = None  # the sweep's schedules in the optimizer's step
         self._validation_cache = None  # the validation batches, gathered once
         self._validation_function = None  # the validation loss at the live weights, or None
+        # Where the sweeps stand, set at the start of each fit: see on_train_begin.
+        self._loss_count = None  # reads the running loss mean's sample count
+        self._start_step = None  # the optimizer's raw step (batches) when the test began
+        self._epoch_steps = None  # batches per epoch, or None when unknown
+        self._sweep = 0  # the weight decay's index
+        self._step = 0  # the learning rate's index in the sweep
+        self._batches_in_step = 0  # batches run at the current learning rate
+        self._last_end = -1  # the batch index of the last batch end seen this epoch
+        self._per_step = PerStepMean()  # the current learning rate's mean loss
+        self._best = math.inf  # the sweep's lowest loss so far
+        self._first = math.nan  # the sweep's loss at its first learning rate
 
     @property
     def result(self):
