@@ -65,7 +65,9 @@ def test_lr_find_takes_fits_data_arguments_and_restores_the_model():
         **RANGE_TEST,
     )
     assert result.val_loss.shape == (12, 1)
-    assert np.isfinite(result.val_loss).all()
+    reached = np.isfinite(result.loss)  # a sweep may stop early near lr 3
+    assert reached.sum() >= 6
+    assert np.isfinite(result.val_loss[reached]).all()
     for a, b in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     with_class_weight = kclr.lr_find(
