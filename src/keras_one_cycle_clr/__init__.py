@@ -3,6 +3,7 @@
 Works on the TensorFlow, JAX and PyTorch backends. The schedules run inside the compiled train step.
 """
 
+from keras_one_cycle_clr._keras_compat import KerasCompatibilityError
 from keras_one_cycle_clr.callbacks import CLR, OneCycle
 from keras_one_cycle_clr.history import (
     concatenate_history,
@@ -20,6 +21,7 @@ from keras_one_cycle_clr.workflow import fit_one_cycle
 __all__ = [
     "CLR",
     "CyclicSchedule",
+    "KerasCompatibilityError",
     "LrRangeTest",
     "OneCycle",
     "OneCycleSchedule",

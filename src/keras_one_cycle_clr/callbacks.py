@@ -16,6 +16,7 @@ import keras
 import numpy as np
 
 from keras_one_cycle_clr import _checks, _data, hyperparams, schedules
+from keras_one_cycle_clr import _keras_compat as compat
 from keras_one_cycle_clr.range_test import LrRangeTest
 from keras_one_cycle_clr.range_test_result import ONE_CYCLE_PEAK_DIVISOR, RangeTestResult
 
@@ -49,6 +50,8 @@ class _PolicyCallback(keras.callbacks.Callback):
         # This epoch: what the batch hooks compare with, worked out once per epoch.
         self._epoch_start_batch = None  # batches into the cycle at this epoch's start
         self._stop_batch = None  # from this batch index on, the cycle ends within the execution
+        # The guard: after the fit's first step, the applied learning rate is checked once.
+        self._first_step = None  # None: not installed; "pending": before it; "ran"; "checked"
 
     # -- schedules -------------------------------------------------------------------------------
     def _build_schedules(self, total_steps):
@@ -182,6 +185,13 @@ class _PolicyCallback(keras.callbacks.Callback):
             self.model.optimizer, scheduled, start_step=self._cycle_start_batch
         )
         self._injection.install(self.model)
+        self._first_step = "pending"
+
+    def _check_first_step(self):
+        # Here, not in the batch-end hook, which Keras may run on another thread (`async_safe`).
+        if self._first_step == "ran":
+            self._first_step = "checked"
+            self._injection.check_applied(self.model)
 
     def on_train_batch_begin(self, batch, logs=None):
         if self._stop_batch is None:
@@ -190,11 +200,16 @@ class _PolicyCallback(keras.callbacks.Callback):
                 "run first, as `fit` calls them: call those first in a loop of your own."
             )
             raise RuntimeError(msg)
+        if self._first_step != "checked":
+            self._check_first_step()
+            if self._first_step == "pending":
+                self._first_step = "ran"  # the step after this hook is the fit's first
         if batch >= self._stop_batch:  # the cycle ends within this execution
             self.model.stop_training = True
 
     def on_train_batch_end(self, batch, logs=None):
         # With steps_per_execution, Keras reports the end of a short last chunk past the epoch's end.
+        batch = compat.batch_end_step(batch, self._batches_per_execution)
         end = self._epoch_start_batch + min(batch, self._batches_per_epoch - 1)
         if end // self.record_frq == (end - self._batches_per_execution) // self.record_frq:
             return
@@ -204,6 +219,7 @@ class _PolicyCallback(keras.callbacks.Callback):
         self._records[iteration] = record
 
     def on_epoch_end(self, epoch, logs=None):
+        self._check_first_step()  # an epoch of one execution
         last_batch = hyperparams.raw_step(self.model.optimizer) - 1 - self._cycle_start_batch
         values = self._values_at(last_batch)
         if logs is not None:
@@ -223,6 +239,7 @@ class _PolicyCallback(keras.callbacks.Callback):
             self._injection.remove()  # the model gets its own train function back
             self._injection = None
         self._stop_batch = None
+        self._first_step = None
 
 
 class OneCycle(_PolicyCallback):
