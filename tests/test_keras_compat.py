@@ -5,6 +5,8 @@ raises `KerasCompatibilityError` naming the Keras version and what differed, ins
 wrong result.
 """
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -63,9 +65,12 @@ def test_a_learning_rate_the_step_did_not_apply_stops_the_fit(callback):
     )
     with raises_incompatible("learning rate the optimizer applied at step 0 was 0.05"):
         fit(model, policy, epochs=2)
-    # Keras skips on_train_end when fit raises; the next fit removes what was left.
-    with pytest.warns(UserWarning, match="did not finish"):
+    # Keras skips on_train_end when fit raises; the next fit removes what was left. (Recorded, not
+    # `pytest.warns`: that re-raises a NumPy deprecation PyTorch's tensors give on Keras 3.15.)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         model.fit(X, Y, batch_size=4, verbose=0)
+    assert any("did not finish" in str(warning.message) for warning in caught)
     np.testing.assert_allclose(float(model.optimizer.learning_rate), 0.05)
 
 
@@ -107,6 +112,7 @@ def test_a_weight_decay_the_update_does_not_read_stops_a_range_test(monkeypatch)
         kclr.lr_find(small_model(), X, Y, batch_size=4, steps=4, batches_per_step=1, wd_list=[1e-3])
 
 
+@pytest.mark.skipif(compat.TORCH, reason="no probe on PyTorch (whose Keras 3.8 optimizer fails on it)")
 def test_a_weight_decay_excluded_from_every_variable_is_not_a_mismatch():
     optimizer = keras.optimizers.SGD(0.05, momentum=0.9)
     optimizer.exclude_from_weight_decay(var_names=["kernel", "bias"])
