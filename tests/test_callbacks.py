@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import keras_one_cycle_clr as kclr
+from keras_one_cycle_clr import _keras_compat as compat
 from simulate import adam, sgd
 
 BACKEND = keras.backend.backend()
@@ -59,6 +60,7 @@ class WeightRecorder(keras.callbacks.Callback):
         self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
+        batch = compat.batch_end_step(batch, self.model.steps_per_execution)  # Keras < 3.11: the first
         self.batches.append(self.epoch * STEPS_PER_EPOCH + min(batch, STEPS_PER_EPOCH - 1))
         self.weights.append(float(self.model.get_weights()[0].ravel()[0]))
 

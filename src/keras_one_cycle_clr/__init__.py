@@ -3,6 +3,7 @@
 Works on the TensorFlow, JAX and PyTorch backends. The schedules run inside the compiled train step.
 """
 
+from keras_one_cycle_clr._keras_compat import KerasCompatibilityError
 from keras_one_cycle_clr.callbacks import CLR, OneCycle
 from keras_one_cycle_clr.history import (
     concatenate_history,
@@ -22,6 +23,7 @@ __all__ = [
     "CLR",
     "AttachedSchedules",
     "CyclicSchedule",
+    "KerasCompatibilityError",
     "LrRangeTest",
     "OneCycle",
     "OneCycleSchedule",

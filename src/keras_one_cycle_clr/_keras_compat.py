@@ -7,6 +7,7 @@ them, this is the module to mend; `docs/keras-internals.md` has the measurements
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 
 import keras
@@ -16,6 +17,23 @@ JAX = BACKEND == "jax"
 TORCH = BACKEND == "torch"
 TENSORFLOW = BACKEND == "tensorflow"
 VERSION = keras.__version__
+# (major, minor), for the switches below that no attribute can detect.
+VERSION_INFO = tuple(int(part) for part in re.match(r"(\d+)\.(\d+)", VERSION).groups())
+
+
+class KerasCompatibilityError(RuntimeError):
+    """This Keras does something the package relies on differently: the schedules, or a range
+    test's losses, would silently be wrong. Raised on the first step of a fit, naming what differed."""
+
+
+def incompatible(what):
+    """A `KerasCompatibilityError` saying `what` differed on this Keras and backend."""
+    return KerasCompatibilityError(
+        f"keras-one-cycle-clr does not work correctly with this Keras ({VERSION}, {BACKEND} backend): "
+        f"{what}. Training was stopped before a wrong result was returned. Please report it with "
+        "these versions; the Keras versions tested are listed in the README."
+    )
+
 
 # JAX's `train_step(state, data)` receives and returns
 # (trainable, non_trainable, optimizer, metrics) variables; checked on 3.15.
@@ -65,6 +83,58 @@ def loss_tracker_count(model):
     """The sample count of Keras's running loss mean (`model._loss_tracker`, a `Mean` metric), or
     None. Checked on 3.15."""
     return getattr(getattr(model, "_loss_tracker", None), "count", None)
+
+
+def batch_end_step(batch, steps_per_execution):
+    """The last step of the execution whose `on_train_batch_end` received `batch`.
+
+    With `steps_per_execution > 1`, Keras 3.11 and later pass the execution's last step (`end_step`;
+    past the epoch's end for a short last chunk); Keras 3.8 and 3.10 pass its first, as they do to
+    `on_train_batch_begin` (read in their `backend/*/trainer.py` and measured on 3.10 TensorFlow).
+    """
+    if BATCH_END_IS_FIRST_STEP:
+        return batch + steps_per_execution - 1
+    return batch
+
+
+# The switch of `batch_end_step`: Keras before 3.11 (checked on 3.8.0, 3.10.0; 3.11.0 has `end_step`).
+BATCH_END_IS_FIRST_STEP = VERSION_INFO < (3, 11)
+
+
+def optimizer_variables_changed(model):
+    """Tells Keras that the optimizer's variables changed after `fit` began (one appended on JAX).
+
+    Keras 3.8 to 3.11 on JAX record the optimizer variables' shardings when `fit` starts
+    (`_record_training_state_sharding_spec`) and the compiled step indexes that list by position
+    (`_enforce_jax_state_sharding`): a variable appended later raised `IndexError` on the first
+    step (measured on 3.8.0 and 3.10.0). They are recorded again here. Keras 3.12 and later have no
+    such record, and this does nothing.
+    """
+    record = getattr(model, "_record_training_state_sharding_spec", None)
+    if JAX and record is not None:
+        record()
+
+
+def test_on_batch_loss(model, x, y):
+    """`model.test_on_batch(x, y)`'s loss for this batch alone, as a Python float.
+
+    Keras before 3.15 does not reset the metrics in `test_on_batch` (called repeatedly, it reports a
+    running mean over every call since the last reset: measured on 3.10, 3.12, 3.13, 3.14); from
+    3.15 it does. The metrics are reset here first, on every release, so that both give the batch's
+    own loss. The caller restarts whatever it kept of the running training mean.
+    """
+    model.reset_metrics()
+    return float(model.test_on_batch(x, y, return_dict=True)["loss"])
+
+
+def uses_weight_decay(optimizer, variables=None):
+    """Whether the optimizer's step applies weight decay to any of `variables` (None: the ones it
+    was built for, `optimizer._trainable_variables`), by `optimizer._use_weight_decay`, which
+    `exclude_from_weight_decay` drives. Checked on 3.8, 3.15."""
+    if variables is None:
+        variables = optimizer._trainable_variables
+    use = getattr(optimizer, "_use_weight_decay", None)
+    return use is None or any(use(variable) for variable in variables)
 
 
 def nnx_enabled():

@@ -56,6 +56,8 @@ class _PolicyCallback(keras.callbacks.Callback):
         self._epoch_start_batch = None  # batches into the cycle at this epoch's start
         self._stop_batch = None  # from this batch index on, the cycle ends within the execution
         self._early_stopping = []  # the fit's EarlyStopping callbacks, until the first epoch begins
+        # The guard: after the fit's first step, the applied learning rate is checked once.
+        self._first_step = None  # None: not installed; "pending": before it; "ran"; "checked"
 
     # -- schedules -------------------------------------------------------------------------------
     def _build_schedules(self, total_steps):
@@ -220,6 +222,13 @@ class _PolicyCallback(keras.callbacks.Callback):
         early_stopping, self._early_stopping = self._early_stopping, []
         for callback in early_stopping:
             self._warn_if_stopped_early(callback, epoch)
+        self._first_step = "pending"
+
+    def _check_first_step(self):
+        # Here, not in the batch-end hook, which Keras may run on another thread (`async_safe`).
+        if self._first_step == "ran":
+            self._first_step = "checked"
+            self._injection.check_applied(self.model)
 
     def _rise_end_batch(self):
         """The batch into the cycle at which the learning rate stops rising for the first time, if
@@ -262,12 +271,17 @@ class _PolicyCallback(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         self._require_epoch("on_train_batch_begin")
+        if self._first_step != "checked":
+            self._check_first_step()
+            if self._first_step == "pending":
+                self._first_step = "ran"  # the step after this hook is the fit's first
         if batch >= self._stop_batch:  # the cycle ends within this execution
             self.model.stop_training = True
 
     def on_train_batch_end(self, batch, logs=None):
         self._require_epoch("on_train_batch_end")
         # With steps_per_execution, Keras reports the end of a short last chunk past the epoch's end.
+        batch = compat.batch_end_step(batch, self._batches_per_execution)
         end = self._epoch_start_batch + min(batch, self._batches_per_epoch - 1)
         if end // self.record_frq == (end - self._batches_per_execution) // self.record_frq:
             return
@@ -278,6 +292,7 @@ class _PolicyCallback(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._require_epoch("on_epoch_end")
+        self._check_first_step()  # an epoch of one execution
         last_batch = hyperparams.raw_step(self.model.optimizer) - 1 - self._cycle_start_batch
         values = self._values_at(last_batch)
         if logs is not None:
@@ -302,6 +317,7 @@ class _PolicyCallback(keras.callbacks.Callback):
             self._injection = None
         self._stop_batch = None
         self._early_stopping = []
+        self._first_step = None
 
 
 class OneCycle(_PolicyCallback):

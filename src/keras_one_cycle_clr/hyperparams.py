@@ -115,7 +115,13 @@ class _InStepValue:
 
     def __init__(self, configured, value):
         self._configured = configured
-        self._value = value
+        self._scheduled = value
+        self.read = False  # whether the step being traced used the value (the guard's probe)
+
+    @property
+    def _value(self):
+        self.read = True
+        return self._scheduled
 
     def __tf_tensor__(self, dtype=None, name=None):
         import tensorflow as tf
@@ -378,6 +384,8 @@ class ScheduleInjection:
             self._write_variable()
             if compat.JAX:
                 self._attach_variable()
+                if model is not None:
+                    compat.optimizer_variables_changed(model)
         self._patches.set(self.optimizer, "apply", self._apply)
         if compiled is not None:
             if entry is None:
@@ -533,18 +541,70 @@ class ScheduleInjection:
 
     def _apply(self, grads, trainable_variables=None):
         optimizer = self.optimizer
+        stand_ins = {}
         for name, value in self._current_values().items():
             if name == "learning_rate":
                 self._learning_rate.assign(value)
                 continue
-            setattr(optimizer, name, value if compat.TORCH else _InStepValue(self._configured[name], value))
+            if compat.TORCH:
+                setattr(optimizer, name, value)
+            else:
+                stand_ins[name] = _InStepValue(self._configured[name], value)
+                setattr(optimizer, name, stand_ins[name])
         try:
-            return self._class_apply(optimizer, grads, trainable_variables)
+            result = self._class_apply(optimizer, grads, trainable_variables)
         finally:
             # The values read at install: under MirroredStrategy the replicas' `apply` calls overlap,
             # so what one finds on the optimizer may be another's stand-in.
             for name, value in self._configured.items():
                 setattr(optimizer, name, value)
+        self._check_read(stand_ins, trainable_variables)
+        return result
+
+    # -- the guard: a Keras that no longer uses what the step computes fails loudly ---------------
+    def _check_read(self, stand_ins, trainable_variables):
+        """At trace time (TensorFlow, JAX: once per compiled step, free per step): every scheduled
+        momentum and weight decay stand-in must have been read by the optimizer's update. A Keras
+        that read the float elsewhere (cached at build, say) would train with the constant."""
+        unread = [
+            name for name, stand_in in stand_ins.items() if name in self.schedules and not stand_in.read
+        ]
+        if "weight_decay" in unread:
+            if not compat.uses_weight_decay(self.optimizer, trainable_variables):
+                unread.remove("weight_decay")  # nothing to decay: nothing to read
+        if unread:
+            names = ", ".join(f"`{name}`" for name in unread)
+            what = (
+                f"{type(self.optimizer).__name__}'s update step never read the scheduled {names}, "
+                "which would have stayed at the configured value"
+            )
+            raise compat.incompatible(what)
+
+    def check_applied(self, model=None):
+        """Checks, after a step, that the learning rate the step applied is the schedule's.
+
+        Call it once, after the first scheduled step (on the thread running `fit`): on JAX it syncs
+        the trainer's state into the variables (`model` given), a full state copy. Compares the
+        optimizer's learning-rate variable with `values_at` of the step that ran.
+
+        Raises:
+            KerasCompatibilityError: on a mismatch, naming the Keras version and both values.
+        """
+        if "learning_rate" not in self.schedules or not self.installed:
+            return
+        if model is not None:
+            compat.sync_jax_state(model)
+        step = compat.raw_step(self.optimizer) - 1
+        if step < self.start_step:
+            return  # no scheduled step has run yet
+        expected = self.values_at(step)["learning_rate"]
+        applied = float(np.asarray(self._learning_rate.numpy()))
+        if not np.isclose(applied, expected, rtol=1e-5, atol=0.0):
+            what = (
+                f"the learning rate the optimizer applied at step {step} was {applied!r}, "
+                f"the schedule's is {expected!r}"
+            )
+            raise compat.incompatible(what)
 
 
 # -- outside `fit`: custom training loops ------------------------------------------------------------

@@ -170,6 +170,7 @@ class LrRangeTest(keras.callbacks.Callback):
         self._per_step = PerStepMean()  # the current learning rate's mean loss
         self._best = math.inf  # the sweep's lowest loss so far
         self._first = math.nan  # the sweep's loss at its first learning rate
+        self._batches_per_execution = 1  # the model's steps_per_execution
 
     @property
     def result(self):
@@ -232,7 +233,7 @@ class LrRangeTest(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         # Before anything else: the first of ours in the list raises before any of ours acts.
         _fit_callbacks.check_sole_learning_rate_callback(self, _fit_callbacks.other_callbacks(self))
-        spe = int(getattr(self.model, "steps_per_execution", 1) or 1)
+        spe = self._batches_per_execution = int(getattr(self.model, "steps_per_execution", 1) or 1)
         if self.batches_per_step % spe:
             msg = (
                 "Argument `batches_per_step` must be a multiple of the model's steps_per_execution "
@@ -276,6 +277,7 @@ class LrRangeTest(keras.callbacks.Callback):
             optimizer, self._schedules(), start_step=self._start_step
         )
         self._injection.install(self.model, on_abandon=self.restore)
+        self._checked_steps = 0  # the guard: the first step's learning rate, the validation loss
 
     # The loss of each learning rate comes from Keras's running loss mean and its sample count
     # (`PerStepMean`). Resetting the metrics at every learning rate instead costs a full state sync
@@ -289,8 +291,12 @@ class LrRangeTest(keras.callbacks.Callback):
     def on_train_batch_end(self, batch, logs=None):
         if self._sweep >= self.n_wd:
             return
+        batch = compat.batch_end_step(batch, self._batches_per_execution)
         if self._epoch_steps is not None:
             batch = min(batch, self._epoch_steps - 1)  # a short last chunk reports past the epoch's end
+        if self._checked_steps == 0:
+            self._checked_steps = 1
+            self._check_first_step(batch)
         self._batches_in_step += batch - self._last_end
         self._last_end = batch
         if self._batches_in_step < self.batches_per_step:
@@ -303,6 +309,9 @@ class LrRangeTest(keras.callbacks.Callback):
         self.loss[step, self._sweep] = loss
         if self.validation_data is not None:
             self.val_loss[step, self._sweep] = self._validation_loss()
+            if step == 1 and self._checked_steps == 1:
+                self._checked_steps = 2
+                self._check_validation_is_per_step(self.val_loss[step, self._sweep])
         if loss < self._best:  # NaN compares False: it never becomes the best
             self._best = loss
         if step == 0:
@@ -372,11 +381,37 @@ class LrRangeTest(keras.callbacks.Callback):
             return self._validation_loss_by_test_on_batch()
         return self._validation_function()
 
+    def _check_first_step(self, batch):
+        # The guard, once per range test (on JAX, `self.model` syncs the state: one copy): the
+        # learning rate the step applied, and the batch numbering every loss is grouped by.
+        model = self.model
+        self._injection.check_applied(model)
+        ran = hyperparams.raw_step(model.optimizer) - self._start_step
+        if batch + 1 != ran:
+            what = (
+                f"after the fit's first execution ({ran} steps, steps_per_execution="
+                f"{self._batches_per_execution}), on_train_batch_end was given batch {batch}; "
+                f"the range test expected {ran - 1}"
+            )
+            raise compat.incompatible(what)
+
+    def _check_validation_is_per_step(self, loss):
+        # Once, at the sweep's second learning rate: evaluated again at the same weights, the
+        # validation loss must be the same. A running mean over earlier evaluations (what
+        # `test_on_batch` gave before Keras 3.15) moves towards this one and differs.
+        again = self._validation_loss()
+        if not np.isclose(again, loss, rtol=1e-5, atol=0.0, equal_nan=True):
+            what = (
+                "the range test's validation loss is not the loss at the current weights alone: "
+                f"evaluated twice at the same weights it gave {loss!r} and then {again!r} (a running "
+                "mean over earlier evaluations)"
+            )
+            raise compat.incompatible(what)
+
     def _validation_loss_by_test_on_batch(self):
         # Where the live weights cannot be evaluated apart (tf.distribute): Keras's own call, which
-        # resets the metrics (from Keras 3.15) and counts its batch in the running loss mean.
-        x_val, y_val = self._validation_batch()
-        loss = float(self.model.test_on_batch(x_val, y_val, return_dict=True)["loss"])
+        # counts its batch in the running loss mean.
+        loss = compat.test_on_batch_loss(self.model, *self._validation_batch())
         self._restart_running_mean()
         return loss
 
