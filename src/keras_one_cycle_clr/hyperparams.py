@@ -565,7 +565,12 @@ class ScheduleInjection:
     def _check_read(self, stand_ins, trainable_variables):
         """At trace time (TensorFlow, JAX: once per compiled step, free per step): every scheduled
         momentum and weight decay stand-in must have been read by the optimizer's update. A Keras
-        that read the float elsewhere (cached at build, say) would train with the constant."""
+        that read the float elsewhere (cached at build, say) would train with the constant.
+
+        Not under a tf.distribute strategy: there the replicas' `apply` calls overlap on threads, so
+        the optimizer may hold another replica's stand-in while this one's update reads it."""
+        if compat.under_tf_distribution(self._variable):
+            return
         unread = [
             name for name, stand_in in stand_ins.items() if name in self.schedules and not stand_in.read
         ]
