@@ -139,6 +139,14 @@ def friedman1(n_samples, noise):
     return _sklearn().datasets.make_friedman1(n_samples=n_samples, noise=noise, random_state=0)
 
 
+def friedman2(n_samples, noise):
+    return _sklearn().datasets.make_friedman2(n_samples=n_samples, noise=noise, random_state=0)
+
+
+def moons(n_samples, noise):
+    return _sklearn().datasets.make_moons(n_samples=n_samples, noise=noise, random_state=0)
+
+
 def one_hot_tokens(tokens, vocabulary):
     return np.eye(vocabulary, dtype=np.float32)[tokens]
 
@@ -285,6 +293,22 @@ TASKS = (
          mlp((64, 64), regression=True), "sgd", 64, 100, regression=True),
     Task("adding_gru", "holdout", "sequences (adding problem), GRU, Adam", lambda: adding_sequences(4000, 30),
          gru(32), "adam", 64, 20, standardize=False),
+    # "fresh": written down (2026-12-01, second session) before any of their runs, to test a rule
+    # whose form was suggested by the tune AND holdout tasks (the best peak's distance below the range
+    # test's minimum seemed to grow with the training budget). Two are a budget pair with a task
+    # above (same data and model, another number of epochs); none has been used to fit anything.
+    Task("friedman1_short", "fresh", "regression, MLP, SGD, short (friedman1_mlp at 1/10 the budget)",
+         lambda: friedman1(3000, 1.0), mlp((64, 64), regression=True), "sgd", 64, 10, regression=True),
+    Task("make_class3_adam_long", "fresh", "tabular 3-class, MLP, Adam, long (make_class3_adam x 10)",
+         lambda: make_classification(n_samples=3000, n_features=40, n_informative=8, n_redundant=10,
+                                     n_classes=3, n_clusters_per_class=3, class_sep=0.8),
+         mlp((64,)), "adam", 32, 50),
+    Task("moons_mlp", "fresh", "2-d two moons, MLP, SGD, medium", lambda: moons(4000, 0.35),
+         mlp((64, 64)), "sgd", 64, 30),
+    Task("friedman2_adam", "fresh", "regression, MLP, Adam, medium", lambda: friedman2(2000, 100.0),
+         mlp((64,), regression=True), "adam", 32, 40, regression=True),
+    Task("digits_cnn_long", "fresh", "images, CNN, SGD, long (digits_cnn x 3)", digits_images, cnn, "sgd",
+         32, 30, standardize=False),
 )  # fmt: skip
 TASKS_BY_NAME = {task.name: task for task in TASKS}
 
