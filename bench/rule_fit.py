@@ -505,6 +505,31 @@ def wd_library(curves):
     return float(curves.library_test().choose_one_cycle().weight_decay)
 
 
+# -- budget rules, registered 2026-12-01 (second session) before any run of the "fresh" tasks --------
+# The tune AND holdout tasks suggested that the best peak's distance below the range test's minimum
+# grows with the training budget T (steps of the cycle): about 2x at 300 steps, 15x at 3,000. These
+# two rules were written down from those ten tasks (interpolated: capped mean 1.60 and 1.60 target
+# units vs 2.14 for /4) and are tested on the fresh tasks only, which played no part in them.
+def budget_divisor(steps):
+    """The divisor of the range test's smoothed minimum: 2 up to 250 steps, then (T / 100) ** 0.75."""
+    return max(2.0, (steps / 100.0) ** 0.75)
+
+
+def peak_budget(wd_rule):
+    def rule(curves):
+        column = curves.wd_list.index(wd_rule(curves))
+        lrs, values = trimmed(curves, curves.smoothed("train")[:, column])
+        return lr_at_min(lrs, values) / budget_divisor(curves.record["steps"])
+
+    rule.__name__ = f"min(train, chosen by {wd_rule.__name__})/budget"
+    return rule
+
+
+def wd_largest_tied(curves):
+    """The largest weight decay among those the library's noise rule ties with the best."""
+    return float(max(curves.library_test().choose_one_cycle().weight_decays_tied))
+
+
 def all_rules():
     """{name: (peak rule, wd rule)} of every candidate, `current` and `library` included."""
     peak_rules, wd_rules = candidates()
@@ -512,6 +537,8 @@ def all_rules():
         "current": (peak_current, wd_current),
         "library": (peak_library, wd_library),
         RECOMMENDED[0]: RECOMMENDED[1:],
+        "budget": (peak_budget(wd_library), wd_library),
+        "budget-largest-wd": (peak_budget(wd_largest_tied), wd_largest_tied),
     }
     rules.update({f"{p.__name__} + {w.__name__}": (p, w) for p in peak_rules for w in wd_rules})
     return rules
