@@ -583,6 +583,13 @@ def validate(results_path, names, out):
                 )
 
 
+def splits_of(grids):
+    """The splits present, in the suite's order: tune, holdout, then fresh (tasks written down after
+    a rule's form was chosen, to test it)."""
+    order = ("tune", "holdout", "fresh")
+    return [split for split in order if any(g.split == split for g in grids)]
+
+
 def validated_table(grids, path):
     """The real runs of `--validate` against the best grid one cycle, per split, with the real runs of
     fastai's rules and of the best constant beside them, and a summary in target units."""
@@ -591,7 +598,7 @@ def validated_table(grids, path):
         runs[(r["task"], r["kind"])].append(tasks.analysis_value(r))
     names = sorted({kind for _, kind in runs})
     lines = []
-    for split in ("tune", "holdout"):
+    for split in splits_of(grids):
         rows, units = [], defaultdict(list)
         for g in (g for g in grids if g.split == split):
             r = g.regression
@@ -682,7 +689,7 @@ def main(argv=None):
     best = [(f"{p.__name__} + {w.__name__}", p, w) for _, _, p, w in ranked[: args.top]]
     registry = all_rules()
     rules = [current, RECOMMENDED, *best, *((name, *registry[name]) for name in extra)]
-    for split in ("tune",) if args.tune_only else ("tune", "holdout"):
+    for split in ("tune",) if args.tune_only else splits_of(grids):
         print()
         print(
             f"## {split} tasks: gap to the best grid one cycle (accuracy points, or % of MSE; + = worse); "

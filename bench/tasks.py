@@ -33,10 +33,12 @@ sees the same sequence of shuffles) and reseeds:
    `lr_max / 25 / 1e4`: both negligible), momentum 0.95 -> 0.85 -> 0.95. Weight decay 0: fastai's own
    default is 0.01 decoupled (true) weight decay for its Adam; 0 keeps the learning rate the only thing
    the rule decides, and the grid shows what 0.01 would have given.
-5. `auto`: the library's automatic path, `lrrt.choose_one_cycle()` (what `fit_one_cycle` and
-   `OneCycle.from_range_test` use): its peak, with its weight decay as the optimizer's. The results
-   committed before 2026-12-01's rule change hold the earlier path (`from_range_test` at min/6 with
-   `best_wd`).
+5. `auto`: the library's automatic path, `lrrt.choose_one_cycle(total_steps=...)` (what
+   `fit_one_cycle` and `OneCycle.from_range_test` use for a fit of that length): its peak, with its
+   weight decay as the optimizer's. Results hold the rule of the code that ran them: in
+   `tasks_jax.jsonl`, the first session's divisor 4 (its first runs: `from_range_test` at min/6
+   with `best_wd`); in `tasks_fresh_jax.jsonl`, divisor 4 too (the budget rule, registered in
+   `rule_fit.py` before those runs, was trained for real by `rule_fit.py --validate`).
 
 Every run appends one JSON line to `bench/results/tasks_<backend>.jsonl` as it finishes (task, split,
 seed, kind, peak, wd, metric, val_metric, seconds, ...; the range test's line holds its curves and its
@@ -516,7 +518,7 @@ def run_task_seed(task, seed, args, write):
             **range_test,
         )
     range_seconds = time.perf_counter() - t0
-    choice = lrrt.choose_one_cycle()  # what fit_one_cycle would train
+    choice = lrrt.choose_one_cycle(total_steps=base["steps"])  # what fit_one_cycle would train
     auto_peak, auto_wd = float(choice.peak), float(choice.weight_decay)
     fastai = fastai_suggestions(lrrt.lr, lrrt.loss[:, list(lrrt.wd_list).index(0.0)], len(lrrt.lr))
     write(

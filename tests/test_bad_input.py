@@ -292,6 +292,13 @@ INVALID = [
         "[1.0, inf)",
     ),
     case(
+        "choose_one_cycle-total_steps-zero",
+        lambda: finished_range_test().choose_one_cycle(total_steps=0),
+        ValueError,
+        "`total_steps`",
+        "integer >= 1",
+    ),
+    case(
         "from_range_test-div_factor-one",
         lambda: kclr.OneCycle.from_range_test(finished_range_test(), div_factor=1),
         ValueError,

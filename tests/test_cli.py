@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from keras_one_cycle_clr import cli
+from keras_one_cycle_clr.range_test_result import RangeTestResult
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -153,7 +154,7 @@ def test_quick_demo_writes_plots_and_summary(tmp_path, capsys):
     read_png(out / "loss_curves.png")
     summary = json.loads((out / "summary.json").read_text())
     assert summary["backend"] == keras.backend.backend()
-    assert summary["lr_range_source"] == "OneCycle.from_range_test"
+    assert summary["lr_range_source"] == "RangeTestResult.choose_one_cycle(total_steps=...)"
     assert summary["weight_decay"] in summary["range_test"]["wd_list"]
     assert 0 < summary["lr_range"][0] < summary["lr_range"][1]
     assert set(summary["range_test"]["suggestions"]) == {"valley", "steepest", "minimum", "slide"}
@@ -202,7 +203,26 @@ def test_lr_find_prints_suggestions_and_writes_plot_and_json(saved_model_and_dat
     assert set(summary["suggestions"]) == {"valley", "steepest", "minimum", "slide"}
     assert set(summary["loss"]) == {"wd=0", "wd=0.001"}
     assert len(summary["lr"]) == 12
+    assert summary["one_cycle"]["total_steps"] is None
+    assert "pass --epochs" in printed
     assert Path(model_path).read_bytes() == before
+
+
+def test_lr_find_with_epochs_chooses_the_peak_for_that_cycle_length(saved_model_and_data, tmp_path, capsys):
+    model_path, data_path = saved_model_and_data
+    out = tmp_path / "out"
+    argv = ["lr-find", model_path, data_path, "--steps", "12", "--wd", "0", "--epochs", "50"]
+    argv += ["--out", str(out)]
+    assert cli.main(argv) == 0
+    printed = capsys.readouterr().out
+    summary = json.loads((out / "lr_find.json").read_text())
+    loss = np.asarray(summary["loss"]["wd=0"], dtype=float)[:, None]  # null -> NaN
+    result = RangeTestResult(np.asarray(summary["lr"]), loss, wd_list=[0.0])
+    expected = result.choose_one_cycle(total_steps=100)  # 50 epochs x 2 batches of 32
+    assert summary["one_cycle"]["total_steps"] == 100
+    assert summary["one_cycle"]["peak"] == pytest.approx(expected.peak)
+    assert "for 50 epochs" in printed
+    assert "for a cycle of 100 steps" in printed
 
 
 def test_lr_find_on_a_model_saved_before_training_shows_no_optimizer_warning(tmp_path, capsys):

@@ -248,17 +248,31 @@ def test_plot_draws_one_smoothed_curve_per_weight_decay_and_marks_the_one_cycle_
         test.plot(set="valid")
 
 
-def test_one_cycle_from_range_test_peaks_at_the_best_lr_over_the_divisor():
-    from keras_one_cycle_clr.range_test_result import ONE_CYCLE_PEAK_DIVISOR
+def test_one_cycle_from_range_test_peaks_at_the_best_lr_over_the_divisor_of_its_fit():
+    from keras_one_cycle_clr.range_test_result import ONE_CYCLE_PEAK_DIVISOR, one_cycle_divisor
 
     model = one_weight_model(keras.optimizers.SGD(0.01, momentum=0.9))
     test = kclr.lr_find(model, X, Y, batch_size=BATCH, lr_range=(1e-4, 3.0), steps=30, batches_per_step=1)
     ocp = kclr.OneCycle.from_range_test(test, momentum_range=(0.95, 0.85), phase_one_fraction=0.25)
     lrs, smoothed = suggest.trim(test.lr, suggest.smooth(test.loss[:, 0]), skip_start=3)
-    peak = lrs[np.argmin(smoothed)] / ONE_CYCLE_PEAK_DIVISOR
+    lowest = lrs[np.argmin(smoothed)]
+    peak = lowest / ONE_CYCLE_PEAK_DIVISOR  # before any fit: the length is unknown
     assert ocp.lr_range == pytest.approx((peak / 25, peak))
     assert ocp.momentum_range == (0.95, 0.85)
     assert ocp.phase_one_fraction == 0.25
+    # Each fit's cycle gets the peak of its length: the largest learning rate the fit applied.
+    batches = len(X) // BATCH
+    for epochs in (1, 40):
+        history = model.fit(X, Y, batch_size=BATCH, epochs=epochs, callbacks=[ocp], verbose=0)
+        peak = lowest / one_cycle_divisor(epochs * batches)
+        assert ocp.lr_range == pytest.approx((peak / 25, peak))
+        assert ocp.one_cycle_choice.total_steps == epochs * batches
+        assert max(history.history["learning_rate"]) <= peak * (1 + 1e-6)
+    assert max(history.history["learning_rate"]) == pytest.approx(peak, rel=0.05)
+    assert ocp.schedule_values(300)["lr"].max() == pytest.approx(lowest / one_cycle_divisor(300), rel=1e-3)
+    fixed = kclr.OneCycle.from_range_test(test, divisor=3.0)  # a divisor given: no length to wait for
+    model.fit(X, Y, batch_size=BATCH, epochs=40, callbacks=[fixed], verbose=0)
+    assert fixed.lr_range[1] == pytest.approx(lowest / 3.0)
     with pytest.raises(ValueError, match="`div_factor`"):
         kclr.OneCycle.from_range_test(test, div_factor=1.0)
 

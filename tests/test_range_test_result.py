@@ -1,10 +1,18 @@
 """RangeTestResult and PerStepMean: the range test's results and loss arithmetic, without Keras."""
 
+import itertools
+
 import numpy as np
 import pytest
 
 from keras_one_cycle_clr import suggest
-from keras_one_cycle_clr.range_test_result import PerStepMean, RangeTestResult, sweep_diverged
+from keras_one_cycle_clr.range_test_result import (
+    ONE_CYCLE_PEAK_DIVISOR,
+    PerStepMean,
+    RangeTestResult,
+    one_cycle_divisor,
+    sweep_diverged,
+)
 
 LR = np.geomspace(1e-4, 1.0, 40)
 BOWL = 1.0 + (np.log10(LR) + 1.5) ** 2  # lowest at lr = 10**-1.5
@@ -72,3 +80,31 @@ def test_no_suggestion_lies_past_the_lowest_loss():
 )
 def test_a_sweep_stops_when_diverged_or_back_at_its_start_after_learning(loss, first, best, expected):
     assert sweep_diverged(loss, first, best, threshold_multiplier=5) is expected
+
+
+def test_the_peak_divisor_grows_with_the_cycle_length_from_a_floor_of_two():
+    lengths = [1, 100, 250, 300, 635, 1000, 3000, 30000]
+    divisors = [one_cycle_divisor(t) for t in lengths]
+    assert divisors[:3] == [2.0, 2.0, 2.0]
+    assert all(a < b for a, b in itertools.pairwise(divisors[2:]))
+    assert one_cycle_divisor(635) == pytest.approx(4.0, rel=0.01)
+    assert one_cycle_divisor(3000) == pytest.approx(30**0.75)
+    assert one_cycle_divisor(None) == ONE_CYCLE_PEAK_DIVISOR
+    with pytest.raises(ValueError, match="`total_steps`"):
+        one_cycle_divisor(0)
+
+
+def test_the_chosen_peak_is_the_lowest_smoothed_loss_over_the_divisor_of_the_cycle_length():
+    result = RangeTestResult(LR, BOWL[:, None])
+    lrs, smoothed = suggest.trim(LR, suggest.smooth(BOWL), len(LR) // 10)
+    lowest = lrs[np.argmin(smoothed)]
+    for total_steps in (None, 200, 2000):
+        choice = result.choose_one_cycle(total_steps=total_steps)
+        assert choice.peak == pytest.approx(lowest / one_cycle_divisor(total_steps))
+        assert choice.divisor == pytest.approx(one_cycle_divisor(total_steps))
+        assert choice.total_steps == total_steps
+    assert "for a cycle of 2000 steps" in result.choose_one_cycle(total_steps=2000).reason
+    given = result.choose_one_cycle(3.0, total_steps=2000)  # a divisor given wins over the length
+    assert given.peak == pytest.approx(lowest / 3.0)
+    with pytest.raises(ValueError, match="`total_steps`"):
+        result.choose_one_cycle(3.0, total_steps=-1)

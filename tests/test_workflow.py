@@ -32,7 +32,10 @@ def test_with_nothing_given_a_range_test_chooses_the_peak_and_weight_decay_and_o
     assert isinstance(history.range_test, RangeTestResult)
     assert history.range_test.loss.shape == (12, 4)  # the default weight-decay grid
     assert choice.weight_decay in history.range_test.wd_list
-    assert choice.peak == pytest.approx(history.range_test.choose_one_cycle().peak)
+    steps = 2 * len(X) // BATCH  # the cycle's length: the peak is chosen for it
+    assert choice.total_steps == steps
+    assert choice.peak == pytest.approx(history.range_test.choose_one_cycle(total_steps=steps).peak)
+    assert history.params["lr_max"] == choice.peak
     assert model.optimizer.weight_decay == choice.weight_decay or not choice.weight_decay
     # The cycle peaked where the choice says: the largest learning rate the fit logged.
     assert max(history.history["learning_rate"]) <= choice.peak * (1 + 1e-6)

@@ -18,7 +18,7 @@ import numpy as np
 from keras_one_cycle_clr import _checks, _data, _fit_callbacks, hyperparams, schedules
 from keras_one_cycle_clr import _keras_compat as compat
 from keras_one_cycle_clr.range_test import LrRangeTest
-from keras_one_cycle_clr.range_test_result import ONE_CYCLE_PEAK_DIVISOR, RangeTestResult
+from keras_one_cycle_clr.range_test_result import RangeTestResult
 
 # CLR's "cosine" mode rises over this fraction of a cycle by default, as the 2019 library did; the
 # paper's triangular modes default to symmetric cycles (0.5).
@@ -427,15 +427,22 @@ class OneCycle(_PolicyCallback):
         self.three_phase = _checks.check_bool("three_phase", three_phase)
         if three_phase and self.phase_one_fraction >= 0.5:
             _checks.fail("phase_one_fraction", "in (0, 0.5) when three_phase=True", phase_one_fraction)
+        # From `from_range_test`: the range test's choice, made again for each cycle's length.
+        self.one_cycle_choice = None
+        self._range_test = None  # (result, set, div_factor) while the peak follows the length
 
     @classmethod
     def from_range_test(cls, lrrt, divisor=None, div_factor=25.0, set=None, **kwargs):
         """A OneCycle whose `lr_range` a finished range test chooses.
 
-        The peak is `lrrt.choose_one_cycle(divisor, set).peak` (see `RangeTestResult.choose_one_cycle`:
-        the learning rate at the lowest smoothed loss divided by `divisor`), and the cycle starts at
-        `peak / div_factor`. Use the same choice's `weight_decay` as the optimizer's, or let
-        `fit_one_cycle` do all of it.
+        The peak is `lrrt.choose_one_cycle(divisor, set, total_steps).peak` (see
+        `RangeTestResult.choose_one_cycle`: the learning rate at the lowest smoothed loss divided by
+        `divisor`), and the cycle starts at `peak / div_factor`. With `divisor=None` the divisor
+        grows with the cycle's length (`one_cycle_divisor`), which `fit` decides: the peak is then
+        chosen again whenever a cycle is built (at the start of each `fit`, and by
+        `schedule_values(n_iter)` for `n_iter` steps), and `lr_range` and `one_cycle_choice` hold
+        the latest choice; before any, the choice for an unknown length (divisor 4). Use the same
+        choice's `weight_decay` as the optimizer's, or let `fit_one_cycle` do all of it.
 
         Example:
 
@@ -446,13 +453,17 @@ class OneCycle(_PolicyCallback):
         >>> x, y = np.random.rand(256, 4), np.random.rand(256, 1)
         >>> lrrt = kclr.lr_find(model, x, y, lr_range=(1e-4, 10), steps=40)
         >>> ocp = kclr.OneCycle.from_range_test(lrrt, momentum_range=(0.95, 0.85))
-        >>> ocp.lr_range[1] == lrrt.choose_one_cycle().peak
+        >>> _ = model.fit(x, y, epochs=5, callbacks=[ocp], verbose=0)  # 5 x 8 batches of 32
+        >>> ocp.lr_range[1] == lrrt.choose_one_cycle(total_steps=40).peak
         True
+        >>> ocp.one_cycle_choice.total_steps
+        40
 
         Args:
             lrrt: What a finished range test found: `lr_find`'s `RangeTestResult`, or an
                 `LrRangeTest` that ran in a `fit`.
-            divisor: A Python float >= 1, or None for `ONE_CYCLE_PEAK_DIVISOR`. Defaults to None.
+            divisor: A Python float >= 1, or None for the divisor of the cycle's length
+                (`one_cycle_divisor`). Defaults to None.
             div_factor: A Python float > 1: the start of the cycle is `peak / div_factor`. Defaults
                 to 25, PyTorch's `OneCycleLR` default.
             set: `"train"`, `"valid"` or None: the loss that chooses the weight decay (None: the
@@ -475,10 +486,18 @@ class OneCycle(_PolicyCallback):
         div_factor = _checks.check_number("div_factor", div_factor, low=1.0, low_inclusive=False)
         if set is not None:
             _checks.check_choice("set", set, ("train", "valid"))
-        choice = lrrt.choose_one_cycle(ONE_CYCLE_PEAK_DIVISOR if divisor is None else divisor, set)
-        return cls(lr_range=(choice.peak / div_factor, choice.peak), **kwargs)
+        choice = lrrt.choose_one_cycle(divisor, set)
+        one_cycle = cls(lr_range=(choice.peak / div_factor, choice.peak), **kwargs)
+        one_cycle.one_cycle_choice = choice
+        if divisor is None:
+            one_cycle._range_test = (lrrt, set, div_factor)
+        return one_cycle
 
     def _build_schedules(self, total_steps):
+        if self._range_test is not None:  # the peak follows the cycle's length
+            result, set, div_factor = self._range_test
+            self.one_cycle_choice = result.choose_one_cycle(None, set, total_steps=total_steps)
+            self.lr_range = (self.one_cycle_choice.peak / div_factor, self.one_cycle_choice.peak)
         shape = {
             "total_steps": total_steps,
             "pct_start": self.phase_one_fraction,

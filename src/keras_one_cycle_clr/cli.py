@@ -134,6 +134,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_WD_LIST,
         help="wd_list: weight decays to sweep (default: fit_one_cycle's, 0 1e-4 1e-3 1e-2)",
     )
+    find_parser.add_argument(
+        "--epochs",
+        type=_count(1),
+        default=None,
+        help="the epochs of the one cycle you will train on this data: its peak depends on the cycle's "
+        "length (default: unknown, the peak of a cycle of about 635 steps)",
+    )
     find_parser.add_argument("--out", default="lr_find_out", help="output directory (default: lr_find_out)")
     find_parser.set_defaults(run=_run_lr_find)
 
@@ -355,10 +362,11 @@ def _run_lr_find(args):
     except (ValueError, TypeError) as error:
         raise _UsageError(str(error)) from error
     suggestions = {name: test.suggest(method=name) for name in suggest.RULES}
-    choice = test.choose_one_cycle()
+    total_steps = None if args.epochs is None else args.epochs * -(-len(x) // args.batch_size)
+    choice = test.choose_one_cycle(total_steps=total_steps)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    test.plot().savefig(out / "lr_find.png", dpi=110)
+    test.plot(total_steps=total_steps).savefig(out / "lr_find.png", dpi=110)
     summary = {
         "model": args.model,
         "data": args.data,
@@ -369,6 +377,7 @@ def _run_lr_find(args):
             "weight_decay": choice.weight_decay,
             "weight_decays_tied": list(choice.weight_decays_tied),
             "reason": choice.reason,
+            "total_steps": choice.total_steps,
         },
         "lr": test.lr.tolist(),
         # NaN marks steps a sweep never reached; JSON has no NaN, so they are null.
@@ -383,7 +392,10 @@ def _run_lr_find(args):
     if test.best_wd is not None:
         sys.stdout.write(f"  best wd: {test.best_wd:g}\n")
     wd = "" if choice.weight_decay is None else f", weight decay {choice.weight_decay:g}"
-    sys.stdout.write(f"one cycle (as fit_one_cycle would train it): peak {choice.peak:.3g}{wd}\n")
+    length = "" if args.epochs is None else f" for {args.epochs} epochs"
+    sys.stdout.write(f"one cycle (as fit_one_cycle would train it{length}): peak {choice.peak:.3g}{wd}\n")
     sys.stdout.write(f"  ({choice.reason})\n")
+    if args.epochs is None:
+        sys.stdout.write("  (the peak depends on the cycle's length: pass --epochs for yours)\n")
     sys.stdout.write(f"wrote {out / 'lr_find.png'} and {out / 'lr_find.json'}\n")
     return 0

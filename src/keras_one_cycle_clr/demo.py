@@ -116,16 +116,16 @@ def run_demo(
         **range_test,
     )
     range_test_time = time.perf_counter() - range_started
-    choice = lrrt.choose_one_cycle()
-    one_cycle = OneCycle.from_range_test(lrrt, momentum_range=MOMENTUM_RANGE)
-    lr_range = one_cycle.lr_range
+    choice = lrrt.choose_one_cycle(total_steps=total_steps)  # the peak for this cycle's length
+    lr_range = (choice.peak / 25, choice.peak)
+    one_cycle = OneCycle(lr_range=lr_range, momentum_range=MOMENTUM_RANGE)
     weight_decay = choice.weight_decay or None  # 0 means none: keep decay out of the step entirely
     say(
         f"[range test] {range_test_time:.1f} s: lr_range=({lr_range[0]:.3g}, {lr_range[1]:.3g}), "
         f"weight_decay={choice.weight_decay:g} ({choice.reason}); constant baseline lr={CONSTANT_LR}"
     )
     range_test_path = out_dir / "range_test.png"
-    lrrt.plot(set="valid").savefig(range_test_path, dpi=110)
+    lrrt.plot(set="valid", total_steps=total_steps).savefig(range_test_path, dpi=110)
     say(f"[plot] {range_test_path}")
 
     runs = {}
@@ -163,7 +163,7 @@ def run_demo(
         "keras_version": keras.__version__,
         "dataset": "sklearn.datasets.load_digits",
         "lr_range": list(lr_range),
-        "lr_range_source": "OneCycle.from_range_test",
+        "lr_range_source": "RangeTestResult.choose_one_cycle(total_steps=...)",
         "weight_decay": choice.weight_decay,
         "weight_decays_tied": list(choice.weight_decays_tied),
         "range_test": {

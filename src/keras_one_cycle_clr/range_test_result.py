@@ -14,8 +14,40 @@ import numpy as np
 
 from keras_one_cycle_clr import _checks, suggest
 
-# Fitted on the "tune" half of bench/tasks.py, checked on the other half (BENCHMARKS.md, section 4).
+# The one-cycle peak is the range test's smoothed minimum divided by a divisor that grows with the
+# cycle's length T (optimizer steps): max(BUDGET_MIN_DIVISOR, (T / BUDGET_REFERENCE_STEPS) **
+# BUDGET_EXPONENT), 2 up to 250 steps, 4 at 635, 12 at 2,850. A longer cycle spends more steps near
+# its peak, where a rate that a short sweep tolerated keeps the loss from settling. Written from the
+# ten tune and holdout tasks of bench/tasks.py, tested on five fresh ones (BENCHMARKS.md, section 5).
+BUDGET_MIN_DIVISOR = 2.0
+BUDGET_REFERENCE_STEPS = 100.0
+BUDGET_EXPONENT = 0.75
+# The divisor when the cycle's length is not known: the budget rule's at about 635 steps.
 ONE_CYCLE_PEAK_DIVISOR = 4.0
+
+
+def one_cycle_divisor(total_steps=None):
+    """How far below the range test's smoothed minimum a one cycle of `total_steps` steps peaks.
+
+    Example:
+
+    >>> [round(one_cycle_divisor(t), 1) for t in (100, 300, 1000, 3000)]
+    [2.0, 2.3, 5.6, 12.8]
+    >>> one_cycle_divisor(None) == ONE_CYCLE_PEAK_DIVISOR
+    True
+
+    Args:
+        total_steps: A Python int >= 1: the cycle's length in optimizer steps, or None when unknown.
+
+    Returns:
+        A Python float >= 2.
+    """
+    if total_steps is None:
+        return ONE_CYCLE_PEAK_DIVISOR
+    total_steps = _checks.check_count("total_steps", total_steps)
+    return max(BUDGET_MIN_DIVISOR, (total_steps / BUDGET_REFERENCE_STEPS) ** BUDGET_EXPONENT)
+
+
 # How far apart two sweeps' lowest smoothed losses must be before the lower one counts as better:
 # two standard deviations of that difference, and at least 5% of the best. Sweeps run on other
 # batches from the same start, and on the suite's tune tasks their minima differed by 2-15% between
@@ -54,12 +86,16 @@ class OneCycleChoice:
         weight_decays_tied: The weight decays whose sweeps were within noise of the lowest; the
             choice among them is the rule's, not the data's, when there is more than one.
         reason: One sentence saying how both were chosen.
+        divisor: The range test's smoothed minimum / the peak.
+        total_steps: The cycle's length the peak was chosen for, or None when unknown.
     """
 
     peak: float
     weight_decay: float | None
     weight_decays_tied: tuple
     reason: str
+    divisor: float = ONE_CYCLE_PEAK_DIVISOR
+    total_steps: int | None = None
 
 
 class RangeTestResult:
@@ -123,7 +159,7 @@ class RangeTestResult:
         lowest = [np.nanmin(suggest.smooth(losses[:, j]), initial=np.inf) for j in range(self.n_wd)]
         return self.wd_list[int(np.argmin(lowest))]
 
-    def choose_one_cycle(self, divisor=ONE_CYCLE_PEAK_DIVISOR, set=None):
+    def choose_one_cycle(self, divisor=None, set=None, total_steps=None):
         """The one-cycle peak and weight decay this range test points to, knowing its noise.
 
         The rule:
@@ -140,9 +176,10 @@ class RangeTestResult:
            a single one is chosen because it is lower.
         3. The peak is the learning rate at the lowest point of the chosen sweep's smoothed
            training loss (trimmed as fastai's rules see it, `suggest.trim`), divided by
-           `divisor`: one cycle tolerates a larger peak than a constant rate (fastai's `minimum`
-           divides by 10), but the curve's minimum is already past the best
-           (`ONE_CYCLE_PEAK_DIVISOR`, fitted on the tune half of bench/tasks.py).
+           `divisor`, by default `one_cycle_divisor(total_steps)`: 2 for a cycle of up to 250
+           steps, growing as `(total_steps / 100) ** 0.75` (4 at 635 steps, 12 at 2,850), and 4
+           when the length is unknown. The curve's minimum is already past the best peak, and the
+           longer the cycle stays near its peak, the further (bench/tasks.py, BENCHMARKS.md).
 
         Example:
 
@@ -153,16 +190,29 @@ class RangeTestResult:
         >>> choice = RangeTestResult(lr, noisy, wd_list=[0.0, 1e-3]).choose_one_cycle()
         >>> choice.weight_decay, choice.weight_decays_tied
         (0.0, (0.0, 0.001))
+        >>> choice.divisor
+        4.0
+        >>> result = RangeTestResult(lr, noisy, wd_list=[0.0, 1e-3])
+        >>> round(result.choose_one_cycle(total_steps=3000).divisor, 1)
+        12.8
 
         Args:
-            divisor: A Python float >= 1. Defaults to `ONE_CYCLE_PEAK_DIVISOR`.
+            divisor: A Python float >= 1, or None for `one_cycle_divisor(total_steps)`. Defaults to
+                None.
             set: `"train"` or `"valid"`: the loss that chooses the weight decay. Defaults to the
                 validation loss when there is some.
+            total_steps: A Python int >= 1: the length of the cycle to configure, in optimizer
+                steps (epochs x steps per epoch), or None when unknown. Defaults to None.
 
         Returns:
             A `OneCycleChoice`.
         """
-        divisor = _checks.check_number("divisor", divisor, low=1.0)
+        if divisor is None:
+            divisor = one_cycle_divisor(total_steps)
+        else:
+            divisor = _checks.check_number("divisor", divisor, low=1.0)
+            if total_steps is not None:
+                _checks.check_count("total_steps", total_steps)
         if set is None:
             set = "valid" if self.val_loss is not None else "train"
         losses = self.losses(set)
@@ -190,8 +240,9 @@ class RangeTestResult:
             how = f"weight decays {list(tied_wds)} within noise of each other: the smallest"
         else:
             how = f"weight decay {weight_decay:g} lowest beyond noise"
-        reason = f"peak = lr at the lowest smoothed loss ({at_lowest:.3g}) / {divisor:g}; {how}"
-        return OneCycleChoice(float(peak), weight_decay, tied_wds, reason)
+        length = "" if total_steps is None else f", for a cycle of {total_steps} steps"
+        reason = f"peak = lr at the lowest smoothed loss ({at_lowest:.3g}) / {divisor:.3g}{length}; {how}"
+        return OneCycleChoice(float(peak), weight_decay, tied_wds, reason, float(divisor), total_steps)
 
     def suggest(self, method="valley", set="train", **rule_kwargs):
         """A learning rate suggested from the smoothed loss of the best weight decay's sweep.
@@ -220,7 +271,15 @@ class RangeTestResult:
         return min(rule(lrs, smoothed, **rule_kwargs), float(lrs[int(np.argmin(smoothed))]))
 
     def plot(
-        self, set="train", x_scale="log", y_scale="linear", ma=True, window=5, mark=None, mark_label=None
+        self,
+        set="train",
+        x_scale="log",
+        y_scale="linear",
+        ma=True,
+        window=5,
+        mark=None,
+        mark_label=None,
+        total_steps=None,
     ):
         """Plots loss against learning rate, one curve per weight decay; returns the Figure.
 
@@ -236,6 +295,8 @@ class RangeTestResult:
             mark: A learning rate > 0 to mark with a vertical line instead of the one-cycle peak, e.g.
                 `result.suggest("valley")` for a constant rate. Defaults to None.
             mark_label: Its legend label. Defaults to "one-cycle peak ..." or "suggested lr ...".
+            total_steps: A Python int >= 1: the length of the cycle whose peak is marked (see
+                `choose_one_cycle`), or None when unknown. Defaults to None.
         """
         from keras_one_cycle_clr import plot
 
@@ -243,11 +304,12 @@ class RangeTestResult:
         ma = _checks.check_bool("ma", ma)
         labels = list(self.sweep_labels)
         if mark is None:
-            choice = self.choose_one_cycle()
+            choice = self.choose_one_cycle(total_steps=total_steps)
             mark = choice.peak
             if mark_label is None:
                 wd = "" if choice.weight_decay is None else f", wd {choice.weight_decay:g}"
-                mark_label = f"one-cycle peak {choice.peak:.3g}{wd}"
+                steps = "" if total_steps is None else f" ({total_steps} steps)"
+                mark_label = f"one-cycle peak {choice.peak:.3g}{steps}{wd}"
             for j, wd in enumerate(self.wd_list):
                 if wd == choice.weight_decay:
                     labels[j] += " (chosen)"

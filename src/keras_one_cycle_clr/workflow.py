@@ -41,8 +41,9 @@ def fit_one_cycle(
     the same data and the same `fit` arguments, over `DEFAULT_WD_LIST` when `weight_decay` is None,
     with the validation data of the fit when it has some (`validation_data` as arrays or
     `validation_split`); the model is restored bit for bit after it. Its result chooses the peak
-    and the weight decay (`RangeTestResult.choose_one_cycle`) and stays reachable as
-    `history.range_test` (for `history.range_test.plot()`); the choice is `history.one_cycle_choice`.
+    and the weight decay (`RangeTestResult.choose_one_cycle`, the peak for the cycle's length in
+    optimizer steps) and stays reachable as `history.range_test` (for `history.range_test.plot()`);
+    the choice is `history.one_cycle_choice`.
 
     Example:
 
@@ -109,19 +110,21 @@ def fit_one_cycle(
             kwargs["validation_split"] = fit_kwargs["validation_split"]
         shared = {k: fit_kwargs[k] for k in _SHARED_FIT_ARGUMENTS if k in fit_kwargs}
         result = lr_find(model, x, y, **shared, **kwargs)
-        choice = result.choose_one_cycle()
-        lr_max = choice.peak if lr_max is None else lr_max
+        choice = result.choose_one_cycle()  # its weight decay; the peak waits for the cycle's length
         weight_decay = choice.weight_decay if weight_decay is None else weight_decay
 
     optimizer = hyperparams.innermost_optimizer(model.optimizer)
     if weight_decay or optimizer.weight_decay is not None:  # None removes decay from the step
         optimizer.weight_decay = weight_decay
-    one_cycle = OneCycle(lr_range=(lr_max / div_factor, lr_max), momentum_range=momentum_range)
+    if lr_max is None:  # the peak follows the cycle's length, which fit decides
+        one_cycle = OneCycle.from_range_test(result, div_factor=div_factor, momentum_range=momentum_range)
+    else:
+        one_cycle = OneCycle(lr_range=(lr_max / div_factor, lr_max), momentum_range=momentum_range)
     callbacks = [one_cycle, *(fit_kwargs.pop("callbacks", None) or [])]
     history = model.fit(x, y, epochs=epochs, callbacks=callbacks, **fit_kwargs)
     history.range_test = result
-    history.one_cycle_choice = choice
-    history.params["lr_max"] = lr_max
+    history.one_cycle_choice = one_cycle.one_cycle_choice or choice
+    history.params["lr_max"] = one_cycle.lr_range[1]
     history.params["weight_decay"] = weight_decay
     return history
 
