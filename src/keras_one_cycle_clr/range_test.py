@@ -20,11 +20,7 @@ import numpy as np
 
 from keras_one_cycle_clr import _checks, _data, _fit_callbacks, hyperparams, schedules
 from keras_one_cycle_clr import _keras_compat as compat
-from keras_one_cycle_clr.range_test_result import (
-    PerStepMean,
-    RangeTestResult,
-    sweep_diverged,
-)
+from keras_one_cycle_clr.range_test_result import PerStepMean, RangeTestResult, SweepWatch
 
 SWEEPS = ("exp", "linear")
 
@@ -70,7 +66,8 @@ class LrRangeTest(keras.callbacks.Callback):
     weight decay in `wd_list` (Keras 3's decoupled `weight_decay` of the optimizer, applied inside the
     compiled step), each sweep starting from the same weights and optimizer state. A sweep stops early
     when the loss is not finite, exceeds `threshold_multiplier` times the best loss of that sweep, or
-    is back at its first learning rate's loss after going below `LEARNED_FRACTION` of it;
+    when its smoothed loss is back at its first learning rate's loss after going below
+    `LEARNED_FRACTION` of it (`SweepWatch`);
     `fit` stops after the last sweep; the model and optimizer are restored after every sweep and at
     the end.
 
@@ -168,8 +165,7 @@ class LrRangeTest(keras.callbacks.Callback):
         self._batches_in_step = 0  # batches run at the current learning rate
         self._last_end = -1  # the batch index of the last batch end seen this epoch
         self._per_step = PerStepMean()  # the current learning rate's mean loss
-        self._best = math.inf  # the sweep's lowest loss so far
-        self._first = math.nan  # the sweep's loss at its first learning rate
+        self._watch = SweepWatch(self.threshold_multiplier)  # whether the sweep stops
         self._batches_per_execution = 1  # the model's steps_per_execution
 
     @property
@@ -271,8 +267,7 @@ class LrRangeTest(keras.callbacks.Callback):
         self._epoch_steps = self.params.get("steps")
         self._sweep, self._step, self._batches_in_step = 0, 0, 0
         self._per_step = PerStepMean()
-        self._best = math.inf  # the sweep's lowest loss so far
-        self._first = math.nan  # the sweep's loss at its first learning rate
+        self._watch = SweepWatch(self.threshold_multiplier)
         self._injection = hyperparams.ScheduleInjection(
             optimizer, self._schedules(), start_step=self._start_step
         )
@@ -312,11 +307,7 @@ class LrRangeTest(keras.callbacks.Callback):
             if step == 1 and self._checked_steps == 1:
                 self._checked_steps = 2
                 self._check_validation_is_per_step(self.val_loss[step, self._sweep])
-        if loss < self._best:  # NaN compares False: it never becomes the best
-            self._best = loss
-        if step == 0:
-            self._first = loss
-        diverged = sweep_diverged(loss, self._first, self._best, self.threshold_multiplier)
+        diverged = self._watch.diverged(loss)
         self._step += 1
         self._batches_in_step = 0
         if diverged or self._step == self.steps:
@@ -366,7 +357,8 @@ class LrRangeTest(keras.callbacks.Callback):
             how = "stopped early" if diverged else "done"
             _fit_callbacks.print_message(self, f"LrRangeTest sweep {self._sweep + 1}/{self.n_wd}{wd}: {how}")
         self._sweep += 1
-        self._step, self._batches_in_step, self._best = 0, 0, math.inf
+        self._step, self._batches_in_step = 0, 0
+        self._watch = SweepWatch(self.threshold_multiplier)
         self._state.restore(self.model)  # through `self.model`: on JAX, the state is synced here
         # The running mean starts afresh: a diverged sweep's losses must not swamp the next one's.
         self._restart_running_mean()

@@ -55,25 +55,62 @@ def one_cycle_divisor(total_steps=None):
 WD_NOISE_SIGMAS = 2.0
 WD_RELATIVE_TIE = 0.05
 _SMOOTHING = 0.98  # suggest.smooth's beta
-# A sweep whose best loss went below this fraction of its first, and that is back at its first, is
-# diverging: stuck at chance level, the loss no longer grows to `threshold_multiplier` x the best.
+# A sweep whose smoothed loss went below this fraction of its first loss, and that is back at its
+# first, is diverging: stuck at chance level, the loss no longer grows to `threshold_multiplier` x
+# the best.
 LEARNED_FRACTION = 0.8
+# That rule reads a debiased EMA of the per-learning-rate losses, not single values: on a noisy loss
+# (a regression's, 5 batches per learning rate) one value 20% under the first and a later one above
+# it stopped sweeps at lr 1e-4, before they had learned anything (bench/tasks.py, friedman2_adam).
+# 0.7 keeps about three learning rates' memory: a sweep back at chance stops within about 8 more.
+RELAPSE_SMOOTHING = 0.7
 
 
-def sweep_diverged(loss, first_loss, best_loss, threshold_multiplier):
-    """Whether a range-test sweep stops at this learning rate's `loss`: not finite, above
-    `threshold_multiplier` x the sweep's best, or back at (or above) its first learning rate's loss
-    after going below `LEARNED_FRACTION` of it.
+class SweepWatch:
+    """Whether a range-test sweep stops, fed the losses of its learning rates in order.
+
+    A sweep stops at a loss that is not finite or above `threshold_multiplier` x its lowest, or
+    when its smoothed loss (a debiased EMA, `RELAPSE_SMOOTHING`) is back at or above its first loss
+    after having gone below `LEARNED_FRACTION` of it: stuck at chance level after learning.
 
     Example:
 
-    >>> sweep_diverged(2.4, first_loss=2.3, best_loss=0.5, threshold_multiplier=5)  # back at chance
-    True
-    >>> sweep_diverged(2.0, first_loss=2.3, best_loss=0.5, threshold_multiplier=5)
+    >>> watch = SweepWatch(threshold_multiplier=5)
+    >>> [watch.diverged(loss) for loss in (2.3, 1.0, 0.5, 0.5, 2.6)]  # over 5 x the lowest
+    [False, False, False, False, True]
+    >>> watch = SweepWatch(threshold_multiplier=5)
+    >>> stops = [watch.diverged(loss) for loss in (2.3, 1.0, 0.5, *[2.4] * 8)]  # back at chance
+    >>> stops.index(True)  # the 7th learning rate back at 2.4
+    9
+    >>> watch = SweepWatch(threshold_multiplier=5)
+    >>> any(watch.diverged(loss) for loss in (1.1, 1.0, 1.2, 0.85, 1.2, 1.05))  # noise alone
     False
+
+    Args:
+        threshold_multiplier: A Python float > 1.
     """
-    relapsed = best_loss < LEARNED_FRACTION * first_loss and loss >= first_loss
-    return not math.isfinite(loss) or loss > threshold_multiplier * best_loss or relapsed
+
+    def __init__(self, threshold_multiplier):
+        self.threshold_multiplier = threshold_multiplier
+        self.first = math.nan  # the loss at the sweep's first learning rate
+        self.best = math.inf  # the lowest loss so far
+        self.best_smoothed = math.inf  # the lowest smoothed loss so far
+        self._average = 0.0  # the EMA, before debiasing
+        self._count = 0
+
+    def diverged(self, loss):
+        """Takes the next learning rate's loss; whether the sweep stops here."""
+        if not math.isfinite(loss):
+            return True
+        if self._count == 0:
+            self.first = loss
+        self._count += 1
+        self._average = RELAPSE_SMOOTHING * self._average + (1 - RELAPSE_SMOOTHING) * loss
+        smoothed = self._average / (1 - RELAPSE_SMOOTHING**self._count)
+        self.best = min(self.best, loss)
+        self.best_smoothed = min(self.best_smoothed, smoothed)
+        relapsed = self.best_smoothed < LEARNED_FRACTION * self.first and smoothed >= self.first
+        return loss > self.threshold_multiplier * self.best or relapsed
 
 
 @dataclasses.dataclass(frozen=True)
