@@ -10,6 +10,7 @@ iterations), `log_ep` (every epoch) and `learning_rate` / `momentum` in the epoc
 from __future__ import annotations
 
 import inspect
+import math
 import warnings
 
 import keras
@@ -203,8 +204,14 @@ class _PolicyCallback(keras.callbacks.Callback):
         self._epoch_start_batch = (
             self._fit_start_batch + (epoch - self._first_epoch) * self._batches_per_epoch
         )
-        cycle_end_batch = self._cycle_updates * self._batches_per_update
-        self._stop_batch = cycle_end_batch - self._batches_per_execution - self._epoch_start_batch
+        # The batch of this epoch at which the cycle ends. An execution never runs past its epoch's
+        # end, so with steps_per_execution above the epoch's batches, one that would reach the
+        # cycle's end in a later epoch must not stop the fit.
+        cycle_end = self._cycle_updates * self._batches_per_update - self._epoch_start_batch
+        if cycle_end <= self._batches_per_epoch:
+            self._stop_batch = cycle_end - self._batches_per_execution
+        else:
+            self._stop_batch = math.inf
 
     def _install(self, epoch):
         # The first epoch of this fit: the counter tells where training stands, also after a resume
