@@ -261,7 +261,8 @@ def patch_keras_for_multiworker():
 
     def maybe_symbolic_build(self, iterator=None, data_batch=None):
         if data_batch is None and iterator is not None:
-            for _, _, batches in iterator:
+            # (begin, end, batches) from Keras 3.11 on, (step, batches) before.
+            for *_, batches in iterator:
                 distributed = next(batches)
                 data_batch = tree.map_structure(
                     lambda v: self.distribute_strategy.experimental_local_results(v)[0], distributed

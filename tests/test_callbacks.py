@@ -198,6 +198,22 @@ def test_log_records_every_record_frq_iterations(steps_per_execution):
     assert np.all(np.isfinite(log["loss"]))
 
 
+@pytest.mark.skipif(BACKEND == "torch", reason="the PyTorch backend refuses steps_per_execution > 1")
+@pytest.mark.parametrize("policy_name", ["onecycle-cos", "clr-triangular"])
+def test_executions_longer_than_an_epoch_train_every_epoch(policy_name):
+    # 12 steps per execution, 6 batches an epoch: each epoch is one short execution, which Keras ends
+    # at the epoch's end. The cycle ends with the last epoch, not at the second, whose execution's
+    # nominal 12 steps would reach it.
+    policy = POLICIES[policy_name]()
+    model = one_weight_model(keras.optimizers.SGD(0.05, momentum=0.9), steps_per_execution=12)
+    recorder, history = fit(model, [policy])
+    assert len(history.history["loss"]) == EPOCHS
+    assert int(model.optimizer.iterations.numpy()) == TOTAL
+    values = policy.schedule_values(TOTAL)
+    expected = sgd(W0, values["lr"], values["momentum"])
+    np.testing.assert_allclose(recorder.weights, expected[recorder.batches], rtol=2e-4, atol=1e-6)
+
+
 class StopAfterFirstEpoch(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.model.stop_training = True

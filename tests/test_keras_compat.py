@@ -161,3 +161,77 @@ def test_batch_numbers_of_another_keras_stop_a_range_test(monkeypatch):
 def test_batch_end_step(monkeypatch, first_step, expected):
     monkeypatch.setattr(compat, "BATCH_END_IS_FIRST_STEP", first_step)
     assert compat.batch_end_step(0, 4) == expected
+
+
+# -- the callbacks' batch numbering under steps_per_execution > 1 ----------------------------------
+
+
+@pytest.fixture
+def other_batch_numbering(monkeypatch):
+    """The switch set for the other Keras releases: a Keras that numbers batch ends the other way."""
+    monkeypatch.setattr(compat, "BATCH_END_IS_FIRST_STEP", not compat.BATCH_END_IS_FIRST_STEP)
+
+
+@pytest.mark.skipif(compat.TORCH, reason="the PyTorch backend refuses steps_per_execution > 1")
+@pytest.mark.usefixtures("other_batch_numbering")
+@pytest.mark.parametrize("callback", ["OneCycle", "CLR"])
+def test_batch_numbers_of_another_keras_stop_a_fit(callback):
+    policy = (
+        kclr.OneCycle(lr_range=(0.01, 0.1)) if callback == "OneCycle" else kclr.CLR(2, lr_range=(0.01, 0.1))
+    )
+    with raises_incompatible("on_train_batch_end was given batch"):
+        fit(small_model(steps_per_execution=2), policy, epochs=2)
+
+
+@pytest.mark.skipif(compat.TORCH, reason="the PyTorch backend refuses steps_per_execution > 1")
+@pytest.mark.parametrize("steps_per_execution", [2, 3])  # 3: a short last chunk
+def test_the_batch_numbering_check_passes_on_this_keras(steps_per_execution):
+    policy = kclr.OneCycle(lr_range=(0.01, 0.1), record_frq=1)
+    fit(small_model(steps_per_execution=steps_per_execution), policy, epochs=2)
+    assert policy._first_step is None  # checked, and cleared at on_train_end
+    assert policy.log["iter"][-1] == 15
+
+
+def by_hand(model, policy, end_batch):
+    """What `fit` does with steps_per_execution=2 over one epoch of 8 batches, the hooks called by
+    hand (also on PyTorch, whose `fit` refuses it): `end_batch(begin)` is the batch given to
+    on_train_batch_end after the execution that began at `begin`."""
+    policy.set_model(model)
+    policy.set_params({"epochs": 1, "steps": 8, "verbose": 0})
+    policy.on_train_begin()
+    model.steps_per_execution = 2  # read when the first epoch begins; train_on_batch runs one step
+    policy.on_epoch_begin(0)
+    model.steps_per_execution = 1
+    for begin in range(0, 8, 2):
+        policy.on_train_batch_begin(begin)
+        for batch in (begin, begin + 1):
+            rows = slice(4 * batch, 4 * batch + 4)
+            logs = model.train_on_batch(X[rows], Y[rows], return_dict=True)
+        policy.on_train_batch_end(end_batch(begin), logs)
+    policy.on_epoch_end(0, {})
+    policy.on_train_end()
+
+
+THIS_KERAS_NUMBERS_FIRST_STEP = compat.BATCH_END_IS_FIRST_STEP  # before any test flips the switch
+
+
+def this_keras_numbering(begin):
+    return begin if THIS_KERAS_NUMBERS_FIRST_STEP else begin + 1
+
+
+def test_the_batch_numbering_check_passes_by_hand():
+    policy = kclr.OneCycle(lr_range=(0.01, 0.1), record_frq=1)
+    by_hand(small_model(), policy, this_keras_numbering)
+    assert policy.log["iter"] == [1, 3, 5, 7]
+
+
+@pytest.mark.usefixtures("other_batch_numbering")
+def test_batch_numbers_of_another_keras_stop_hooks_called_by_hand():
+    with raises_incompatible(r"given batch \d after an execution that began at batch 0 and ran 2 steps"):
+        by_hand(small_model(), kclr.OneCycle(lr_range=(0.01, 0.1)), this_keras_numbering)
+
+
+def test_batch_numbers_outside_the_first_execution_stop_the_fit_at_the_epoch_end():
+    # A Keras that numbered batch ends past the execution (one more than the last step).
+    with raises_incompatible("given batch 2 but no batch of the first execution"):
+        by_hand(small_model(), kclr.OneCycle(lr_range=(0.01, 0.1)), lambda begin: begin + 2)

@@ -89,15 +89,18 @@ def batch_end_step(batch, steps_per_execution):
     """The last step of the execution whose `on_train_batch_end` received `batch`.
 
     With `steps_per_execution > 1`, Keras 3.11 and later pass the execution's last step (`end_step`;
-    past the epoch's end for a short last chunk); Keras 3.8 and 3.10 pass its first, as they do to
-    `on_train_batch_begin` (read in their `backend/*/trainer.py` and measured on 3.10 TensorFlow).
+    past the epoch's end for a short last chunk); Keras 3.8 to 3.10 pass its first, as they do to
+    `on_train_batch_begin`. Read in `backend/*/trainer.py` of 3.8.0, 3.9.2, 3.10.0 (first) and
+    3.11.0, 3.11.3, 3.12.4, 3.13.2, 3.14.1, 3.15.1 (last); measured on 3.10 TensorFlow and on 3.11.3
+    TensorFlow and JAX. `OneCycle`/`CLR` and the range test check it once per fit (the guard).
     """
     if BATCH_END_IS_FIRST_STEP:
         return batch + steps_per_execution - 1
     return batch
 
 
-# The switch of `batch_end_step`: Keras before 3.11 (checked on 3.8.0, 3.10.0; 3.11.0 has `end_step`).
+# The switch of `batch_end_step`: Keras before 3.11 (3.8.0, 3.9.2, 3.10.0 read and measured; 3.11.0
+# has `end_step`, measured on 3.11.3).
 BATCH_END_IS_FIRST_STEP = VERSION_INFO < (3, 11)
 
 
@@ -139,7 +142,7 @@ def uses_weight_decay(optimizer, variables=None):
 
 def nnx_enabled():
     """Whether Flax NNX is on: Keras then traces `type(model).train_step`, not the instance's.
-    `keras.config.is_nnx_enabled` is missing before 3.12."""
+    `keras.config.is_nnx_enabled` is missing before 3.11 (read in 3.8.0 to 3.11.3)."""
     return getattr(keras.config, "is_nnx_enabled", lambda: False)()
 
 

@@ -10,6 +10,7 @@ iterations), `log_ep` (every epoch) and `learning_rate` / `momentum` in the epoc
 from __future__ import annotations
 
 import inspect
+import math
 import warnings
 
 import keras
@@ -58,6 +59,13 @@ class _PolicyCallback(keras.callbacks.Callback):
         self._early_stopping = []  # the fit's EarlyStopping callbacks, until the first epoch begins
         # The guard: after the fit's first step, the applied learning rate is checked once.
         self._first_step = None  # None: not installed; "pending": before it; "ran"; "checked"
+        # And with steps_per_execution > 1, the batch number the first execution's batch-end hook
+        # was given, against the steps the optimizer counted (`_check_batch_numbering`).
+        self._install_step = None  # the optimizer's raw step when this fit's schedules were installed
+        self._first_begin = None  # the batch the first execution's on_train_batch_begin was given
+        self._first_end = None  # ... and its on_train_batch_end (possibly on Keras's thread pool)
+        self._first_ran = None  # the steps the optimizer counted in that execution
+        self._stray_end = None  # a batch-end hook's batch, given before the first execution's
 
     # -- schedules -------------------------------------------------------------------------------
     def _build_schedules(self, total_steps):
@@ -196,8 +204,14 @@ class _PolicyCallback(keras.callbacks.Callback):
         self._epoch_start_batch = (
             self._fit_start_batch + (epoch - self._first_epoch) * self._batches_per_epoch
         )
-        cycle_end_batch = self._cycle_updates * self._batches_per_update
-        self._stop_batch = cycle_end_batch - self._batches_per_execution - self._epoch_start_batch
+        # The batch of this epoch at which the cycle ends. An execution never runs past its epoch's
+        # end, so with steps_per_execution above the epoch's batches, one that would reach the
+        # cycle's end in a later epoch must not stop the fit.
+        cycle_end = self._cycle_updates * self._batches_per_update - self._epoch_start_batch
+        if cycle_end <= self._batches_per_epoch:
+            self._stop_batch = cycle_end - self._batches_per_execution
+        else:
+            self._stop_batch = math.inf
 
     def _install(self, epoch):
         # The first epoch of this fit: the counter tells where training stands, also after a resume
@@ -207,6 +221,8 @@ class _PolicyCallback(keras.callbacks.Callback):
             raise RuntimeError(msg)
         self._first_epoch = epoch
         raw_step = hyperparams.raw_step(self.model.optimizer)
+        self._install_step = raw_step
+        self._first_begin = self._first_end = self._first_ran = self._stray_end = None
         if self._cycle_start_batch is None:
             self._cycle_start_batch = raw_step - epoch * self._batches_per_epoch
         self._fit_start_batch = raw_step - self._cycle_start_batch
@@ -227,8 +243,41 @@ class _PolicyCallback(keras.callbacks.Callback):
     def _check_first_step(self):
         # Here, not in the batch-end hook, which Keras may run on another thread (`async_safe`).
         if self._first_step == "ran":
+            model = self.model  # on JAX, syncs the trainer's state: once per fit
+            self._injection.check_applied(model)
+            self._first_ran = hyperparams.raw_step(model.optimizer) - self._install_step
+            self._first_step = "numbering"
+        if self._first_step == "numbering" and self._check_batch_numbering():
             self._first_step = "checked"
-            self._injection.check_applied(self.model)
+
+    def _check_batch_numbering(self):
+        """Whether the batch number of the first execution's `on_train_batch_end` has been checked.
+
+        With steps_per_execution > 1, Keras passes that hook the first or the last step of an
+        execution depending on its release (`compat.batch_end_step`); the records are placed by it.
+        Once per fit, the step it maps to must be the last the optimizer counted in that execution.
+        False while the hook, which Keras may run on its thread pool, has not run yet.
+
+        Raises:
+            KerasCompatibilityError: on a mismatch, naming the Keras version and both steps.
+        """
+        spe = self._batches_per_execution
+        if spe == 1:
+            return True  # first and last step are one: nothing to tell apart
+        seen = self._first_end
+        if seen is None:
+            return False
+        mapped = min(compat.batch_end_step(seen, spe), self._batches_per_epoch - 1)
+        counted = self._first_begin + self._first_ran - 1
+        if mapped != counted:
+            what = (
+                f"with steps_per_execution={spe}, on_train_batch_end was given batch {seen} after an "
+                f"execution that began at batch {self._first_begin} and ran {self._first_ran} steps: "
+                f"read as batch {mapped}, the optimizer counted up to batch {counted} "
+                f"(`_keras_compat.BATCH_END_IS_FIRST_STEP` is {compat.BATCH_END_IS_FIRST_STEP})"
+            )
+            raise compat.incompatible(what)
+        return True
 
     def _rise_end_batch(self):
         """The batch into the cycle at which the learning rate stops rising for the first time, if
@@ -275,11 +324,19 @@ class _PolicyCallback(keras.callbacks.Callback):
             self._check_first_step()
             if self._first_step == "pending":
                 self._first_step = "ran"  # the step after this hook is the fit's first
+                self._first_begin = batch
         if batch >= self._stop_batch:  # the cycle ends within this execution
             self.model.stop_training = True
 
     def on_train_batch_end(self, batch, logs=None):
         self._require_epoch("on_train_batch_end")
+        if self._first_end is None and self._first_begin is not None:
+            # The first execution's, under either numbering (the next one's begins at
+            # _first_begin + steps_per_execution): checked on the fit's thread.
+            if batch < self._first_begin + self._batches_per_execution:
+                self._first_end = batch
+            elif self._stray_end is None:
+                self._stray_end = batch
         # With steps_per_execution, Keras reports the end of a short last chunk past the epoch's end.
         batch = compat.batch_end_step(batch, self._batches_per_execution)
         end = self._epoch_start_batch + min(batch, self._batches_per_epoch - 1)
@@ -293,6 +350,14 @@ class _PolicyCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self._require_epoch("on_epoch_end")
         self._check_first_step()  # an epoch of one execution
+        if self._first_step == "numbering" and self._stray_end is not None:
+            # Keras has run every batch-end hook of the epoch by now (it waits for its thread pool).
+            what = (
+                f"with steps_per_execution={self._batches_per_execution}, on_train_batch_end was "
+                f"given batch {self._stray_end} but no batch of the first execution, which began at "
+                f"batch {self._first_begin}"
+            )
+            raise compat.incompatible(what)
         last_batch = hyperparams.raw_step(self.model.optimizer) - 1 - self._cycle_start_batch
         values = self._values_at(last_batch)
         if logs is not None:
