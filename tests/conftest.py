@@ -3,7 +3,7 @@ import pytest
 
 
 def pytest_configure(config):
-    # Keras 3.10 and 3.11 shut down a CallbackList's thread pool in `CallbackList.__del__`; when `fit`
+    # Keras 3.9 to 3.11 shut down a CallbackList's thread pool in `CallbackList.__del__`; when `fit`
     # raises while a batch-end hook is pending on that pool, the list's last reference can go on a
     # pool thread, whose shutdown then fails to join itself ("cannot join current thread"), an
     # exception Python ignores and prints (reproduced with plain Keras 3.11.3 and an `async_safe`
