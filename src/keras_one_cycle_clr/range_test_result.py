@@ -95,18 +95,16 @@ class SweepWatch:
         self.first = math.nan  # the loss at the sweep's first learning rate
         self.best = math.inf  # the lowest loss so far
         self.best_smoothed = math.inf  # the lowest smoothed loss so far
-        self._average = 0.0  # the EMA, before debiasing
-        self._count = 0
+        self._losses = []  # at most a sweep's learning rates: smoothed whole at each new one
 
     def diverged(self, loss):
         """Takes the next learning rate's loss; whether the sweep stops here."""
         if not math.isfinite(loss):
             return True
-        if self._count == 0:
+        if not self._losses:
             self.first = loss
-        self._count += 1
-        self._average = RELAPSE_SMOOTHING * self._average + (1 - RELAPSE_SMOOTHING) * loss
-        smoothed = self._average / (1 - RELAPSE_SMOOTHING**self._count)
+        self._losses.append(loss)
+        smoothed = float(suggest.smooth(self._losses, RELAPSE_SMOOTHING)[-1])
         self.best = min(self.best, loss)
         self.best_smoothed = min(self.best_smoothed, smoothed)
         relapsed = self.best_smoothed < LEARNED_FRACTION * self.first and smoothed >= self.first
