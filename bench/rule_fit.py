@@ -570,7 +570,7 @@ def all_rules():
     return rules
 
 
-def validate(results_path, names, out):
+def validate(results_paths, names, out):
     """Trains, for real, each named rule's (peak, wd) on every task and seed of the results, with the
     suite's training code and initial states (`tasks.FreshStart`), and appends one JSON line per run
     (kind `rule:<name>`) to `out`. The peak and weight decay come from the saved curves."""
@@ -582,7 +582,7 @@ def validate(results_path, names, out):
     if unknown:
         msg = f"Unknown rule(s) {unknown}; run with --families to list the names."
         raise SystemExit(msg)
-    grids = [TaskGrid(t) for t in tasks.group_by_task(tasks.read_results(results_path))]
+    grids = [TaskGrid(t) for t in tasks.group_by_task(tasks.read_results(*results_paths))]
     for g in grids:
         task = tasks.TASKS_BY_NAME[g.name]
         for seed, curves in g.curves.items():
@@ -616,50 +616,96 @@ def splits_of(grids):
     return [split for split in order if any(g.split == split for g in grids)]
 
 
-def validated_table(grids, path):
+def versus_constant(g, by_seed):
+    """A rule against the task's best constant lr, seed by seed: (mean, standard error) of the paired
+    difference in target units (+ = the rule is worse), or None with fewer than 2 common seeds.
+    The best constant is the grid's best seed mean, which favours it (a maximum over noisy means)."""
+    c_peak = g.constant[0]
+    constant = {
+        r["seed"]: tasks.analysis_value(r)
+        for r in g.t.runs
+        if r["kind"] == "constant" and r["peak"] == c_peak
+    }
+    seeds = sorted(set(constant) & set(by_seed))
+    if len(seeds) < 2:
+        return None
+    if g.regression:
+        diffs = [100.0 * (by_seed[s] - constant[s]) / constant[s] / TARGET["mse"] for s in seeds]
+    else:
+        diffs = [(constant[s] - by_seed[s]) / TARGET["accuracy"] for s in seeds]
+    return float(np.mean(diffs)), float(np.std(diffs, ddof=1) / math.sqrt(len(diffs)))
+
+
+def validated_table(grids, *paths):
     """The real runs of `--validate` against the best grid one cycle, per split, with the real runs of
-    fastai's rules and of the best constant beside them, and a summary in target units."""
-    runs = defaultdict(list)
-    for r in tasks.read_results(path):
-        runs[(r["task"], r["kind"])].append(tasks.analysis_value(r))
+    fastai's rules and of the best constant beside them, and a summary in target units; then each
+    rule against the best constant seed by seed (issue 12: never below it beyond the seed noise)."""
+    runs = defaultdict(dict)
+    for r in tasks.read_results(*paths):
+        runs[(r["task"], r["kind"])][r["seed"]] = tasks.analysis_value(r)
     names = sorted({kind for _, kind in runs})
     lines = []
     for split in splits_of(grids):
-        rows, units = [], defaultdict(list)
+        rows, units, paired_rows = [], defaultdict(list), []
+        below = defaultdict(int)
         for g in (g for g in grids if g.split == split):
             r = g.regression
             row = [g.name, fmt(g.best[2], r), f"{fmt(g.constant[1], r)} ({fmt_gap(g.gap(g.constant[1]), r)})"]
+            paired = [g.name]
             units["best constant"].append(g.units(g.gap(g.constant[1])))
             for kind in FASTAI_KINDS:
                 units[kind].append(g.units(g.gap(g.real[kind])))
             for name in names:
-                values = runs.get((g.name, name))
-                if not values:
+                by_seed = runs.get((g.name, name))
+                if not by_seed:
                     row.append("")
+                    paired.append("")
                     continue
-                mean = float(np.mean(values))
-                row.append(f"{fmt(mean, r)} ({fmt_gap(g.gap(mean), r)})")
+                mean = float(np.mean(list(by_seed.values())))
+                row.append(f"{fmt(mean, r)} ({fmt_gap(g.gap(mean), r)}, {len(by_seed)} seeds)")
                 units[name].append(g.units(g.gap(mean)))
+                versus = versus_constant(g, by_seed)
+                if versus is None:
+                    paired.append("")
+                    continue
+                worse = versus[0] > 2.0 * versus[1] and versus[0] > 0
+                below[name] += worse
+                paired.append(f"{versus[0]:+.2f} ± {versus[1]:.2f}" + (" worse" if worse else ""))
             rows.append(row)
+            paired_rows.append(paired)
         lines += ["", f"Real runs, {split} tasks (gap to the best grid one cycle):", ""]
         lines.append(tasks.table(["task", "best one cycle", "best constant", *names], rows))
+        lines += [
+            "",
+            f"Against the best constant lr, seed by seed ({split}; target units, + = the rule is worse, "
+            "± one standard error; 'worse' = beyond 2 standard errors):",
+            "",
+        ]
+        lines.append(tasks.table(["task", *names], paired_rows))
         summary = [
             [
                 name,
                 f"{np.mean(u):+.2f}",
                 f"{np.mean(np.minimum(u, CAP)):+.2f}",
                 f"{sum(x <= 1.0 for x in u)}/{len(u)}",
+                f"{below[name]}" if name in names else "",
             ]
             for name, u in units.items()
         ]
-        header = ["real runs", "mean gap (target units)", f"capped at {CAP:g}", "within target"]
+        header = [
+            "real runs",
+            "mean gap (target units)",
+            f"capped at {CAP:g}",
+            "within target",
+            "below best constant beyond noise",
+        ]
         lines += ["", tasks.table(header, summary)]
     return lines
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("results", type=Path, help="a tasks.py JSONL")
+    parser.add_argument("results", type=Path, nargs="+", help="tasks.py JSONL files (seeds may be split)")
     parser.add_argument("--families", action="store_true", help="print every candidate's tune score")
     parser.add_argument("--top", type=int, default=3, help="how many tune-best candidates to report")
     parser.add_argument("--rules", default=None, help="'|'-separated rule names to report besides the top")
@@ -672,18 +718,21 @@ def main(argv=None):
     parser.add_argument(
         "--tune-only", action="store_true", help="report the tune tasks only (while choosing a rule)"
     )
-    parser.add_argument("--validated", type=Path, default=None, help="print the real runs of this JSONL")
+    parser.add_argument(
+        "--validated", type=Path, nargs="+", default=None, help="print the real runs of these JSONL files"
+    )
     args = parser.parse_args(argv)
     extra = args.rules.split("|") if args.rules else []
     if args.validate is not None:
         validate(args.results, extra, args.validate)
         return 0
-    grids = [TaskGrid(t) for t in tasks.group_by_task(tasks.read_results(args.results))]
+    grids = [TaskGrid(t) for t in tasks.group_by_task(tasks.read_results(*args.results))]
     if args.tune_only:  # not a number from a holdout task is printed
         grids = [g for g in grids if g.split == "tune"]
     tune = [g for g in grids if g.split == "tune"]
     print(
-        f"# Rule fitting on {args.results}: tune tasks {[g.name for g in tune]}, holdout tasks "
+        f"# Rule fitting on {[str(p) for p in args.results]}: tune tasks {[g.name for g in tune]}, "
+        "holdout tasks "
         f"{[g.name for g in grids if g.split == 'holdout']}; seeds per task "
         f"{ {g.name: len(g.curves) for g in grids} }"
     )
@@ -725,7 +774,7 @@ def main(argv=None):
         for line in report(grids, rules, split):
             print(line)
     if args.validated is not None:
-        for line in validated_table(grids, args.validated):
+        for line in validated_table(grids, *args.validated):
             print(line)
     return 0
 

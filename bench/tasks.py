@@ -593,9 +593,13 @@ def run_task_seed(task, seed, args, write):
 
 
 # -- results ---------------------------------------------------------------------------------------
-def read_results(path):
-    with open(path) as lines:
-        return [json.loads(line) for line in lines if line.strip()]
+def read_results(*paths):
+    """The records of one or more JSONL files, in order (a task's seeds may come from several runs)."""
+    records = []
+    for path in paths:
+        with open(path) as lines:
+            records += [json.loads(line) for line in lines if line.strip()]
+    return records
 
 
 def analysis_value(record):
@@ -801,7 +805,9 @@ def parse_args(argv):
         "--out", type=Path, default=None, help="JSONL (default bench/results/tasks_<backend>)"
     )
     parser.add_argument("--resume", action="store_true", help="skip (task, seed) pairs complete in --out")
-    parser.add_argument("--report", type=Path, default=None, help="only print the tables of this JSONL")
+    parser.add_argument(
+        "--report", type=Path, nargs="+", default=None, help="only print the tables of these JSONL files"
+    )
     parser.add_argument("--quick", action="store_true", help="CI smoke: 1 seed, 2 tasks, 3-point grids")
     parser.add_argument(
         "--threads",
@@ -828,7 +834,7 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.report is not None:
-        for line in summary_tables(read_results(args.report)):
+        for line in summary_tables(read_results(*args.report)):
             print(line)
         return 0
     if BACKEND == "torch" and args.threads > 0:
