@@ -19,9 +19,13 @@ from keras_one_cycle_clr import _checks, suggest
 # BUDGET_EXPONENT), 2 up to 250 steps, 4 at 635, 12 at 2,850. A longer cycle spends more steps near
 # its peak, where a rate that a short sweep tolerated keeps the loss from settling. Written from the
 # ten tune and holdout tasks of bench/tasks.py, tested on five fresh ones (BENCHMARKS.md, section 5).
+# The suite's longest cycles are about 3,000 steps: past BUDGET_MAX_STEPS the divisor stays at its
+# value there (12.8) rather than extrapolate a trend that no task measured (and that the digits CNN
+# already did not follow between 340 and 1,020 steps); at 30,000 steps it would be 72.
 BUDGET_MIN_DIVISOR = 2.0
 BUDGET_REFERENCE_STEPS = 100.0
 BUDGET_EXPONENT = 0.75
+BUDGET_MAX_STEPS = 3000
 # The divisor when the cycle's length is not known: the budget rule's at about 635 steps.
 ONE_CYCLE_PEAK_DIVISOR = 4.0
 
@@ -31,8 +35,8 @@ def one_cycle_divisor(total_steps=None):
 
     Example:
 
-    >>> [round(one_cycle_divisor(t), 1) for t in (100, 300, 1000, 3000)]
-    [2.0, 2.3, 5.6, 12.8]
+    >>> [round(one_cycle_divisor(t), 1) for t in (100, 300, 1000, 3000, 30000)]
+    [2.0, 2.3, 5.6, 12.8, 12.8]
     >>> one_cycle_divisor(None) == ONE_CYCLE_PEAK_DIVISOR
     True
 
@@ -45,7 +49,8 @@ def one_cycle_divisor(total_steps=None):
     if total_steps is None:
         return ONE_CYCLE_PEAK_DIVISOR
     total_steps = _checks.check_count("total_steps", total_steps)
-    return max(BUDGET_MIN_DIVISOR, (total_steps / BUDGET_REFERENCE_STEPS) ** BUDGET_EXPONENT)
+    steps = min(total_steps, BUDGET_MAX_STEPS)  # no extrapolation past the suite's longest cycles
+    return max(BUDGET_MIN_DIVISOR, (steps / BUDGET_REFERENCE_STEPS) ** BUDGET_EXPONENT)
 
 
 # How far apart two sweeps' lowest smoothed losses must be before the lower one counts as better:
@@ -212,9 +217,10 @@ class RangeTestResult:
         3. The peak is the learning rate at the lowest point of the chosen sweep's smoothed
            training loss (trimmed as fastai's rules see it, `suggest.trim`), divided by
            `divisor`, by default `one_cycle_divisor(total_steps)`: 2 for a cycle of up to 250
-           steps, growing as `(total_steps / 100) ** 0.75` (4 at 635 steps, 12 at 2,850), and 4
-           when the length is unknown. The curve's minimum is already past the best peak, and the
-           longer the cycle stays near its peak, the further (bench/tasks.py, BENCHMARKS.md).
+           steps, growing as `(total_steps / 100) ** 0.75` (4 at 635 steps, 12 at 2,850) up to
+           3,000 steps (12.8) and level beyond, and 4 when the length is unknown. The curve's
+           minimum is already past the best peak, and the longer the cycle stays near its peak,
+           the further (bench/tasks.py, BENCHMARKS.md).
 
         Example:
 
