@@ -636,12 +636,32 @@ def versus_constant(g, by_seed):
     return float(np.mean(diffs)), float(np.std(diffs, ddof=1) / math.sqrt(len(diffs)))
 
 
-def validated_table(grids, *paths):
+def auto_runs_of(grids, name):
+    """The suite's own `auto` runs that trained rule `name`'s pick: records relabelled `rule:<name>`
+    for every (task, seed) whose `auto` (peak, wd) equals what `name` picks from that seed's curves
+    (the auto path of the code that ran the suite was that rule), and the number that did not match
+    (runs of older code). Saves training the same configuration twice."""
+    peak_rule, wd_rule = all_rules()[name]
+    matched, other = [], 0
+    for g in grids:
+        for r in g.t.runs:
+            if r["kind"] != "auto":
+                continue
+            curves = g.curves[r["seed"]]
+            peak, wd = float(peak_rule(curves)), float(wd_rule(curves))
+            if math.isclose(r["peak"], peak, rel_tol=1e-5) and r["wd"] == wd:
+                matched.append({**r, "kind": f"rule:{name}"})
+            else:
+                other += 1
+    return matched, other
+
+
+def validated_table(grids, *paths, extra_runs=()):
     """The real runs of `--validate` against the best grid one cycle, per split, with the real runs of
     fastai's rules and of the best constant beside them, and a summary in target units; then each
     rule against the best constant seed by seed (issue 12: never below it beyond the seed noise)."""
     runs = defaultdict(dict)
-    for r in tasks.read_results(*paths):
+    for r in [*tasks.read_results(*paths), *extra_runs]:
         runs[(r["task"], r["kind"])][r["seed"]] = tasks.analysis_value(r)
     names = sorted({kind for _, kind in runs})
     lines = []
@@ -721,6 +741,11 @@ def main(argv=None):
     parser.add_argument(
         "--validated", type=Path, nargs="+", default=None, help="print the real runs of these JSONL files"
     )
+    parser.add_argument(
+        "--auto-is",
+        default=None,
+        help="with --validated: count the suite's `auto` runs whose pick equals this rule's as its real runs",
+    )
     args = parser.parse_args(argv)
     extra = args.rules.split("|") if args.rules else []
     if args.validate is not None:
@@ -774,7 +799,14 @@ def main(argv=None):
         for line in report(grids, rules, split):
             print(line)
     if args.validated is not None:
-        for line in validated_table(grids, *args.validated):
+        extra_runs = ()
+        if args.auto_is is not None:
+            extra_runs, other = auto_runs_of(grids, args.auto_is)
+            print(
+                f"\n{len(extra_runs)} `auto` runs trained rule {args.auto_is}'s pick and count as its real "
+                f"runs; {other} `auto` runs were another rule's (older code)."
+            )
+        for line in validated_table(grids, *args.validated, extra_runs=extra_runs):
             print(line)
     return 0
 
