@@ -1,12 +1,12 @@
 """A task suite for the automatic one cycle: range test, grid, constant lr, fastai's rules, the auto path.
 
-Twenty small tasks that need no download, varied on purpose (images, tabular classification, regression,
+Twenty-five small tasks that need no download, varied on purpose (images, tabular classification, regression,
 sequences; SGD with momentum, Adam and AdamW; batch 32 to 256; about 250 to 3,000 steps; some with
 BatchNormalization or Dropout). Each task is one `Task` record in `TASKS`; a new task is a new record.
 The first ten are labelled `split="tune"` and `"holdout"`: a rule's constants may be fitted on the
 tune tasks only (`bench/rule_fit.py`), the holdout tasks say how it does on tasks it was not tuned on.
-`"fresh"` and `"fresh2"` tasks were each written down, with the rules to test on them, before any of
-their runs, after the earlier tasks had shaped a rule: they are the rule's out-of-sample test.
+`"fresh"`, `"fresh2"` and `"fresh3"` tasks were each written down, with the rules to test on them,
+before any of their runs, after the earlier tasks had shaped a rule: the rules' out-of-sample tests.
 
 Data: a fixed test split, `train_test_split(test_size=0.25, random_state=0, stratify=y)` (no
 stratification for regression), used for the final metric only. From the training part, a seed's
@@ -181,6 +181,10 @@ def sine_frequencies(n_samples, length):
     return x[..., None], freq
 
 
+def circles(n_samples, noise):
+    return _sklearn().datasets.make_circles(n_samples=n_samples, noise=noise, factor=0.5, random_state=0)
+
+
 def one_hot_tokens(tokens, vocabulary):
     return np.eye(vocabulary, dtype=np.float32)[tokens]
 
@@ -224,6 +228,24 @@ def cnn(shape, outputs):
         keras.Input(shape),
         lay.Conv2D(16, 3, padding="same", activation="relu"),
         lay.Conv2D(32, 3, padding="same", activation="relu"),
+        lay.MaxPooling2D(),
+        lay.Flatten(),
+        lay.Dense(64, activation="relu"),
+        lay.Dense(outputs, activation="softmax"),
+    ]
+
+
+def cnn_bn(shape, outputs):
+    """`cnn` with BatchNormalization after each convolution."""
+    lay = layers()
+    return [
+        keras.Input(shape),
+        lay.Conv2D(16, 3, padding="same"),
+        lay.BatchNormalization(),
+        lay.Activation("relu"),
+        lay.Conv2D(32, 3, padding="same"),
+        lay.BatchNormalization(),
+        lay.Activation("relu"),
         lay.MaxPooling2D(),
         lay.Flatten(),
         lay.Dense(64, activation="relu"),
@@ -360,6 +382,23 @@ TASKS = (
     Task("friedman3_bn_sgd", "fresh2", "regression (friedman3), BN MLP, SGD, batch 128",
          lambda: friedman3(3000, 0.1), mlp((64, 64), batch_norm=True, regression=True), "sgd", 128, 60,
          regression=True),
+    # "fresh3": written down (2026-12-01, third session) before any of their runs, with the rule to test
+    # on them (the library's budget rule with its new validation cap, `budget-valcap` in rule_fit.py),
+    # after a fresh2 task (hastie_bn_adamw) had shaped that cap. Three have BatchNormalization, where
+    # the cap may bind; two have none, where it should change nothing.
+    Task("class5_bn_adam", "fresh3", "tabular 5-class, BN MLP, Adam, batch 64",
+         lambda: make_classification(n_samples=5000, n_features=25, n_informative=10, n_classes=5,
+                                     class_sep=1.0),
+         mlp((128, 64), batch_norm=True), "adam", 64, 20),
+    Task("digits_cnn_bn_adamw", "fresh3", "images, CNN + BN, AdamW, short", digits_images, cnn_bn, "adamw",
+         32, 12, standardize=False),
+    Task("friedman1_bn_adam", "fresh3", "regression (friedman1), BN MLP, Adam, batch 32",
+         lambda: friedman1(2000, 0.5), mlp((64, 64), batch_norm=True, regression=True), "adam", 32, 20,
+         regression=True),
+    Task("circles_sgd", "fresh3", "2-d circles, MLP, SGD, medium", lambda: circles(4000, 0.2),
+         mlp((32, 32)), "sgd", 32, 15),
+    Task("motif_gru_adam", "fresh3", "sequences, motif counting with a GRU, Adam",
+         lambda: motif_sequences(4000, 30), gru(32), "adam", 64, 15, standardize=False),
 )  # fmt: skip
 TASKS_BY_NAME = {task.name: task for task in TASKS}
 

@@ -128,3 +128,38 @@ def test_the_chosen_peak_is_the_lowest_smoothed_loss_over_the_divisor_of_the_cyc
     assert given.peak == pytest.approx(lowest / 3.0)
     with pytest.raises(ValueError, match="`total_steps`"):
         result.choose_one_cycle(3.0, total_steps=-1)
+
+
+def test_the_peak_stops_where_the_validation_loss_has_risen_a_fifth_over_its_minimum():
+    # The training loss falls all the way to lr 1 (its minimum at the end), while the validation loss,
+    # lowest at 1e-3, climbs from there (what BatchNormalization with Adam showed): the peak is the
+    # first learning rate where the smoothed validation loss is 20% over its minimum.
+    train = 2.0 - 0.2 * np.log10(LR / 1e-4)
+    val = 1.0 + np.maximum(0.0, np.log10(LR / 1e-3))
+    result = RangeTestResult(LR, train[:, None], val[:, None])
+    lrs, smoothed = suggest.trim(LR, suggest.smooth(val), len(LR) // 10)
+    lowest = int(np.argmin(smoothed))
+    limit = lrs[lowest + np.flatnonzero(smoothed[lowest:] > 1.2 * smoothed[lowest])[0]]
+    choice = result.choose_one_cycle(total_steps=300)
+    assert choice.validation_limit == pytest.approx(limit)
+    assert 1e-3 < limit < 1e-2
+    assert choice.peak == pytest.approx(limit)  # far below the training minimum / 2.3
+    assert "capped at" in choice.reason
+    assert "validation loss 20% over its minimum" in choice.reason
+
+
+def test_a_validation_loss_that_does_not_rise_a_fifth_leaves_the_peak_alone():
+    lr = np.geomspace(1e-4, 1.0, 100)  # a range test's default 100 learning rates
+    bowl = 1.0 + (np.log10(lr) + 1.5) ** 2
+    flat = RangeTestResult(lr, bowl[:, None], (bowl * 0.01 + 1.0)[:, None])  # rises 10% at most
+    rising = 1.0 + 50 * np.maximum(0.0, np.log10(lr / 0.3))  # diverging past the training minimum
+    alone = RangeTestResult(lr, bowl[:, None])
+    expected = alone.choose_one_cycle(total_steps=300).peak
+    assert flat.choose_one_cycle(total_steps=300).validation_limit is None
+    assert flat.choose_one_cycle(total_steps=300).peak == pytest.approx(expected)
+    # A validation loss that rises only where training diverges: a limit beyond the peak, unused.
+    diverging = RangeTestResult(lr, bowl[:, None], rising[:, None]).choose_one_cycle(total_steps=300)
+    assert diverging.validation_limit > 2 * expected
+    assert diverging.peak == pytest.approx(expected)
+    assert "capped" not in diverging.reason
+    assert alone.choose_one_cycle(total_steps=300).validation_limit is None

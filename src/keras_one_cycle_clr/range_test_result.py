@@ -60,6 +60,14 @@ def one_cycle_divisor(total_steps=None):
 WD_NOISE_SIGMAS = 2.0
 WD_RELATIVE_TIE = 0.05
 _SMOOTHING = 0.98  # suggest.smooth's beta
+# The peak never goes past the learning rate where the chosen sweep's smoothed validation loss has
+# risen this fraction above its minimum: there the model, evaluated as it will be used (inference
+# mode), is getting worse while the training loss may still fall. With BatchNormalization and Adam
+# the training loss kept falling up to lr 0.3 while the validation loss rose from 0.001 (its moving
+# statistics lag weights that move fast): the minimum / divisor gave 0.06, the best peak was 0.0035
+# (bench/tasks.py, hastie_bn_adamw, 2.5 points lost). On the 15 earlier tasks it binds only on one
+# seed of motif_conv1d; fractions 0.05 to 0.3 did alike there.
+VALIDATION_RISE = 0.2
 # A sweep whose smoothed loss went below this fraction of its first loss, and that is back at its
 # first, is diverging: stuck at chance level, the loss no longer grows to `threshold_multiplier` x
 # the best.
@@ -126,8 +134,12 @@ class OneCycleChoice:
         weight_decays_tied: The weight decays whose sweeps were within noise of the lowest; the
             choice among them is the rule's, not the data's, when there is more than one.
         reason: One sentence saying how both were chosen.
-        divisor: The range test's smoothed minimum / the peak.
+        divisor: The divisor of the range test's smoothed minimum: the peak is their quotient, or
+            `validation_limit` when that is lower.
         total_steps: The cycle's length the peak was chosen for, or None when unknown.
+        validation_limit: The learning rate where the chosen sweep's smoothed validation loss had
+            risen `VALIDATION_RISE` above its minimum (the peak's upper limit), or None without
+            validation losses or when it never rose that far.
     """
 
     peak: float
@@ -136,6 +148,7 @@ class OneCycleChoice:
     reason: str
     divisor: float = ONE_CYCLE_PEAK_DIVISOR
     total_steps: int | None = None
+    validation_limit: float | None = None
 
 
 class RangeTestResult:
@@ -221,6 +234,10 @@ class RangeTestResult:
            3,000 steps (12.8) and level beyond, and 4 when the length is unknown. The curve's
            minimum is already past the best peak, and the longer the cycle stays near its peak,
            the further (bench/tasks.py, BENCHMARKS.md).
+        4. With validation losses, the peak is at most the learning rate where the chosen sweep's
+           smoothed validation loss, past its minimum, first rises `VALIDATION_RISE` (20%) above
+           it: beyond, the model as it will be evaluated gets worse (with BatchNormalization, its
+           moving statistics lag weights that move fast), whatever the training loss does.
 
         Example:
 
@@ -275,6 +292,11 @@ class RangeTestResult:
         lrs, curve = suggest.trim(self.lr, train, len(self.lr) // 10)  # as fastai's rules see it
         at_lowest = float(lrs[int(np.argmin(curve))])
         peak = at_lowest / divisor
+        limit = None if self.val_loss is None else self._validation_limit(chosen)
+        capped = ""
+        if limit is not None and limit < peak:
+            peak = limit
+            capped = f", capped at {limit:.3g} (validation loss {VALIDATION_RISE:.0%} over its minimum there)"
         if not self.wd_list:
             how = "no weight-decay grid"
         elif len(tied) > 1:
@@ -282,8 +304,23 @@ class RangeTestResult:
         else:
             how = f"weight decay {weight_decay:g} lowest beyond noise"
         length = "" if total_steps is None else f", for a cycle of {total_steps} steps"
-        reason = f"peak = lr at the lowest smoothed loss ({at_lowest:.3g}) / {divisor:.3g}{length}; {how}"
-        return OneCycleChoice(float(peak), weight_decay, tied_wds, reason, float(divisor), total_steps)
+        reason = (
+            f"peak = lr at the lowest smoothed loss ({at_lowest:.3g}) / {divisor:.3g}{length}{capped}; {how}"
+        )
+        return OneCycleChoice(float(peak), weight_decay, tied_wds, reason, float(divisor), total_steps, limit)
+
+    def _validation_limit(self, column):
+        """The first learning rate past the minimum of a sweep's smoothed validation loss (as the
+        rules see it, `suggest.trim`) where it is `VALIDATION_RISE` above that minimum, or None."""
+        smoothed = suggest.smooth(self.val_loss[:, column], _SMOOTHING)
+        lrs, curve = suggest.trim(self.lr, smoothed, len(self.lr) // 10)
+        if len(curve) == 0:
+            return None
+        lowest = int(np.argmin(curve))
+        if curve[lowest] <= 0:  # a rise relative to a minimum needs a positive loss
+            return None
+        risen = np.flatnonzero(curve[lowest:] > (1 + VALIDATION_RISE) * curve[lowest])
+        return float(lrs[lowest + risen[0]]) if len(risen) else None
 
     def suggest(self, method="valley", set="train", **rule_kwargs):
         """A learning rate suggested from the smoothed loss of the best weight decay's sweep.
