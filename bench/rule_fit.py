@@ -581,7 +581,7 @@ def all_rules():
     return rules
 
 
-def validate(results_paths, names, out):
+def validate(results_paths, names, out, only=None):
     """Trains, for real, each named rule's (peak, wd) on every task and seed of the results, with the
     suite's training code and initial states (`tasks.FreshStart`), and appends one JSON line per run
     (kind `rule:<name>`) to `out`. The peak and weight decay come from the saved curves."""
@@ -597,6 +597,8 @@ def validate(results_paths, names, out):
     for g in grids:
         task = tasks.TASKS_BY_NAME[g.name]
         for seed, curves in g.curves.items():
+            if only is not None and (g.name, seed) not in only:
+                continue
             picks = {n: (float(rules[n][0](curves)), float(rules[n][1](curves))) for n in names}
             tasks.keras.backend.clear_session()
             data = tasks.split_data(task, seed)
@@ -665,6 +667,22 @@ def auto_runs_of(grids, name):
             else:
                 other += 1
     return matched, other
+
+
+def shared_runs(grids, records, new, old):
+    """Real runs of rule `old` that count for rule `new` too: those whose (peak, wd) is what `new`
+    picks from the same seed's curves (a run is a pure function of the task, the seed and the pick:
+    every run of a seed starts from the same state). Relabelled `rule:<new>`."""
+    peak_rule, wd_rule = all_rules()[new]
+    curves = {(g.name, s): c for g in grids for s, c in g.curves.items()}
+    shared = []
+    for r in records:
+        c = curves.get((r["task"], r["seed"]))
+        if r["kind"] != f"rule:{old}" or c is None:
+            continue
+        if math.isclose(r["peak"], float(peak_rule(c)), rel_tol=1e-5) and r["wd"] == float(wd_rule(c)):
+            shared.append({**r, "kind": f"rule:{new}"})
+    return shared
 
 
 def validated_table(grids, *paths, extra_runs=()):
@@ -754,6 +772,14 @@ def main(argv=None):
         "--validated", type=Path, nargs="+", default=None, help="print the real runs of these JSONL files"
     )
     parser.add_argument(
+        "--only", default=None, help="with --validate: train only these TASK:SEED pairs (comma-separated)"
+    )
+    parser.add_argument(
+        "--same-as",
+        default=None,
+        help="NEW=OLD: with --validated, OLD's real runs whose pick equals NEW's count as NEW's",
+    )
+    parser.add_argument(
         "--auto-is",
         default=None,
         help="with --validated: count the suite's `auto` runs whose pick equals this rule's as its real runs",
@@ -761,7 +787,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     extra = args.rules.split("|") if args.rules else []
     if args.validate is not None:
-        validate(args.results, extra, args.validate)
+        only = None
+        if args.only:
+            only = {(pair.split(":")[0], int(pair.split(":")[1])) for pair in args.only.split(",")}
+        validate(args.results, extra, args.validate, only)
         return 0
     grids = [TaskGrid(t) for t in tasks.group_by_task(tasks.read_results(*args.results))]
     if args.tune_only:  # not a number from a holdout task is printed
@@ -818,6 +847,11 @@ def main(argv=None):
                 f"\n{len(extra_runs)} `auto` runs trained rule {args.auto_is}'s pick and count as its real "
                 f"runs; {other} `auto` runs were another rule's (older code)."
             )
+        if args.same_as is not None:
+            new, old = args.same_as.split("=")
+            shared = shared_runs(grids, [*tasks.read_results(*args.validated), *extra_runs], new, old)
+            print(f"{len(shared)} real runs of rule {old} had rule {new}'s pick and count as its runs too.")
+            extra_runs = [*extra_runs, *shared]
         for line in validated_table(grids, *args.validated, extra_runs=extra_runs):
             print(line)
     return 0
