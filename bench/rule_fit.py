@@ -695,6 +695,7 @@ def validated_table(grids, *paths, extra_runs=()):
             runs[(r["task"], r["kind"])][r["seed"]] = tasks.analysis_value(r)
     names = sorted({kind for _, kind in runs})
     lines = []
+    all_units, all_below = defaultdict(list), defaultdict(int)
     for split in splits_of(grids):
         rows, units, paired_rows = [], defaultdict(list), []
         below = defaultdict(int)
@@ -750,6 +751,21 @@ def validated_table(grids, *paths, extra_runs=()):
             "below best constant beyond noise",
         ]
         lines += ["", tasks.table(header, summary)]
+        for name, u in units.items():
+            all_units[name] += u
+            all_below[name] += below[name]
+    summary = [
+        [
+            name,
+            f"{np.mean(u):+.2f}",
+            f"{np.mean(np.minimum(u, CAP)):+.2f}",
+            f"{sum(x <= 1.0 for x in u)}/{len(u)}",
+            f"{all_below[name]}" if name in names else "",
+        ]
+        for name, u in all_units.items()
+    ]
+    header = [f"real runs, every task ({len(grids)})", *header[1:]]
+    lines += ["", "Every task (a rule's row covers the tasks it ran on):", "", tasks.table(header, summary)]
     return lines
 
 
@@ -782,7 +798,8 @@ def main(argv=None):
     parser.add_argument(
         "--auto-is",
         default=None,
-        help="with --validated: count the suite's `auto` runs whose pick equals this rule's as its real runs",
+        help="with --validated: count the suite's `auto` runs whose pick equals these (comma-separated) "
+        "rules' as their real runs",
     )
     args = parser.parse_args(argv)
     extra = args.rules.split("|") if args.rules else []
@@ -841,11 +858,12 @@ def main(argv=None):
             print(line)
     if args.validated is not None:
         extra_runs = ()
-        if args.auto_is is not None:
-            extra_runs, other = auto_runs_of(grids, args.auto_is)
+        for rule in args.auto_is.split(",") if args.auto_is else ():
+            matched, other = auto_runs_of(grids, rule)
+            extra_runs = [*extra_runs, *matched]
             print(
-                f"\n{len(extra_runs)} `auto` runs trained rule {args.auto_is}'s pick and count as its real "
-                f"runs; {other} `auto` runs were another rule's (older code)."
+                f"\n{len(matched)} `auto` runs trained rule {rule}'s pick and count as its real "
+                f"runs; {other} `auto` runs were another rule's."
             )
         if args.same_as is not None:
             new, old = args.same_as.split("=")
