@@ -288,8 +288,7 @@ class RangeTestResult:
             tied_wds = tuple(sorted(self.wd_list[j] for j in tied))
         else:
             chosen, weight_decay, tied_wds = 0, None, ()
-        train = suggest.smooth(self.losses("train")[:, chosen], _SMOOTHING)
-        lrs, curve = suggest.trim(self.lr, train, len(self.lr) // 10)  # as fastai's rules see it
+        lrs, curve = self._rules_view(self.losses("train")[:, chosen])
         at_lowest = float(lrs[int(np.argmin(curve))])
         peak = at_lowest / divisor
         limit = None if self.val_loss is None else self._validation_limit(chosen)
@@ -309,11 +308,15 @@ class RangeTestResult:
         )
         return OneCycleChoice(float(peak), weight_decay, tied_wds, reason, float(divisor), total_steps, limit)
 
+    def _rules_view(self, losses):
+        """`(lrs, curve)`: one sweep's losses smoothed and trimmed as fastai's rules see them (the
+        first `len(lr) // 10` and the last 5 reached steps dropped, `suggest.trim`)."""
+        return suggest.trim(self.lr, suggest.smooth(losses, _SMOOTHING), len(self.lr) // 10)
+
     def _validation_limit(self, column):
         """The first learning rate past the minimum of a sweep's smoothed validation loss (as the
-        rules see it, `suggest.trim`) where it is `VALIDATION_RISE` above that minimum, or None."""
-        smoothed = suggest.smooth(self.val_loss[:, column], _SMOOTHING)
-        lrs, curve = suggest.trim(self.lr, smoothed, len(self.lr) // 10)
+        rules see it, `_rules_view`) where it is `VALIDATION_RISE` above that minimum, or None."""
+        lrs, curve = self._rules_view(self.val_loss[:, column])
         if len(curve) == 0:
             return None
         lowest = int(np.argmin(curve))
@@ -344,7 +347,7 @@ class RangeTestResult:
         rule = suggest.RULES[_checks.check_choice("method", method, tuple(suggest.RULES))]
         losses = self.losses(set)
         column = 0 if self.best_wd is None else self.wd_list.index(self.best_wd)
-        lrs, smoothed = suggest.trim(self.lr, suggest.smooth(losses[:, column]), len(self.lr) // 10)
+        lrs, smoothed = self._rules_view(losses[:, column])
         # Never past the lowest loss: beyond it the loss is rising towards divergence.
         return min(rule(lrs, smoothed, **rule_kwargs), float(lrs[int(np.argmin(smoothed))]))
 
