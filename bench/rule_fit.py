@@ -649,40 +649,24 @@ def versus_constant(g, by_seed):
     return float(np.mean(diffs)), float(np.std(diffs, ddof=1) / math.sqrt(len(diffs)))
 
 
-def auto_runs_of(grids, name):
-    """The suite's own `auto` runs that trained rule `name`'s pick: records relabelled `rule:<name>`
-    for every (task, seed) whose `auto` (peak, wd) equals what `name` picks from that seed's curves
-    (the auto path of the code that ran the suite was that rule), and the number that did not match
-    (runs of older code). Saves training the same configuration twice."""
+def runs_with_pick(grids, records, kind, name):
+    """Runs of `kind` (`auto`, or another rule's `rule:<old>`) that trained rule `name`'s pick: those
+    whose (peak, wd) is what `name` picks from the same seed's curves, relabelled `rule:<name>`, and
+    how many of that kind did not match. A run is a pure function of the task, the seed and the pick
+    (every run of a seed starts from the same state), so the same configuration is not trained twice:
+    the suite's `auto` runs are the real runs of the rule its code ran."""
     peak_rule, wd_rule = all_rules()[name]
-    matched, other = [], 0
-    for g in grids:
-        for r in g.t.runs:
-            if r["kind"] != "auto":
-                continue
-            curves = g.curves[r["seed"]]
-            peak, wd = float(peak_rule(curves)), float(wd_rule(curves))
-            if math.isclose(r["peak"], peak, rel_tol=1e-5) and r["wd"] == wd:
-                matched.append({**r, "kind": f"rule:{name}"})
-            else:
-                other += 1
-    return matched, other
-
-
-def shared_runs(grids, records, new, old):
-    """Real runs of rule `old` that count for rule `new` too: those whose (peak, wd) is what `new`
-    picks from the same seed's curves (a run is a pure function of the task, the seed and the pick:
-    every run of a seed starts from the same state). Relabelled `rule:<new>`."""
-    peak_rule, wd_rule = all_rules()[new]
     curves = {(g.name, s): c for g in grids for s, c in g.curves.items()}
-    shared = []
+    matched, other = [], 0
     for r in records:
         c = curves.get((r["task"], r["seed"]))
-        if r["kind"] != f"rule:{old}" or c is None:
+        if r["kind"] != kind or c is None:
             continue
         if math.isclose(r["peak"], float(peak_rule(c)), rel_tol=1e-5) and r["wd"] == float(wd_rule(c)):
-            shared.append({**r, "kind": f"rule:{new}"})
-    return shared
+            matched.append({**r, "kind": f"rule:{name}"})
+        else:
+            other += 1
+    return matched, other
 
 
 def validated_table(grids, *paths, extra_runs=()):
@@ -849,7 +833,8 @@ def main(argv=None):
     if args.validated is not None:
         extra_runs = ()
         for rule in args.auto_is.split(",") if args.auto_is else ():
-            matched, other = auto_runs_of(grids, rule)
+            suite_runs = [r for g in grids for r in g.t.runs]
+            matched, other = runs_with_pick(grids, suite_runs, "auto", rule)
             extra_runs = [*extra_runs, *matched]
             print(
                 f"\n{len(matched)} `auto` runs trained rule {rule}'s pick and count as its real "
@@ -857,7 +842,8 @@ def main(argv=None):
             )
         if args.same_as is not None:
             new, old = args.same_as.split("=")
-            shared = shared_runs(grids, [*tasks.read_results(*args.validated), *extra_runs], new, old)
+            records = [*tasks.read_results(*args.validated), *extra_runs]
+            shared, _ = runs_with_pick(grids, records, f"rule:{old}", new)
             print(f"{len(shared)} real runs of rule {old} had rule {new}'s pick and count as its runs too.")
             extra_runs = [*extra_runs, *shared]
         for line in validated_table(grids, *args.validated, extra_runs=extra_runs):
