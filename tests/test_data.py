@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import keras_one_cycle_clr as kclr
+from fit_inputs import fit_inputs
 from keras_one_cycle_clr._data import steps_per_epoch
 
 N, BATCH = 40, 8  # 5 batches per epoch
@@ -12,40 +13,15 @@ X = np.random.default_rng(0).normal(size=(N, 3)).astype("float32")
 Y = X.sum(axis=1, keepdims=True)
 
 
-class Batches(keras.utils.PyDataset):
-    def __len__(self):
-        return N // BATCH
-
-    def __getitem__(self, index):
-        part = slice(index * BATCH, (index + 1) * BATCH)
-        return X[part], Y[part]
+INPUTS = fit_inputs(X, Y, BATCH)
 
 
-def generator():
-    while True:
-        for index in range(N // BATCH):
-            part = slice(index * BATCH, (index + 1) * BATCH)
-            yield X[part], Y[part]
+def generator():  # endless, without a length
+    return INPUTS["generator-with-steps"]()[0][0]
 
 
-def tf_dataset():
-    tf = pytest.importorskip("tensorflow")
-    return tf.data.Dataset.from_tensor_slices((X, Y)).batch(BATCH)
-
-
-def torch_loader():
-    torch = pytest.importorskip("torch")
-    data = torch.utils.data.TensorDataset(torch.from_numpy(X), torch.from_numpy(Y))
-    return torch.utils.data.DataLoader(data, batch_size=BATCH)
-
-
-INPUTS = {
-    "numpy": lambda: ((X, Y), {"batch_size": BATCH}),
-    "pydataset": lambda: ((Batches(),), {}),
-    "generator-with-steps": lambda: ((generator(),), {"steps_per_epoch": N // BATCH}),
-    "tf-data": lambda: ((tf_dataset(),), {}),
-    "torch-dataloader": lambda: ((torch_loader(),), {}),
-}
+def py_dataset():
+    return INPUTS["pydataset"]()[0][0]
 
 
 def small_model():
@@ -90,6 +66,6 @@ def test_a_generator_without_steps_per_epoch_fails_before_training():
 def test_clr_find_n_epoch_gives_whole_cycles():
     clr = kclr.CLR(3, (0.001, 0.01))
     assert clr.find_n_epoch(X, batch_size=BATCH) == 3
-    assert clr.find_n_epoch(Batches()) == 3
+    assert clr.find_n_epoch(py_dataset()) == 3
     with pytest.raises(ValueError, match="steps_per_epoch"):
         clr.find_n_epoch(generator())

@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 
 import keras_one_cycle_clr as kclr
+from fit_inputs import fit_inputs
 from keras_one_cycle_clr.range_test_result import RangeTestResult
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(192, 6)).astype("float32")
-Y = (X[:, :3].sum(axis=1) > 0).astype("int32")
+Y = (X[:, :3].sum(axis=1) > 0).astype("int64")
 BATCH = 16
 RANGE_TEST = {"steps": 12, "batches_per_step": 1, "lr_range": (1e-4, 3.0)}
 
@@ -80,15 +81,38 @@ def test_lr_find_takes_fits_data_arguments_and_restores_the_model():
     assert not np.allclose(with_class_weight.loss, plain.loss)  # the class weights counted
 
 
-def test_a_repeated_dataset_runs_with_steps_per_epoch():
-    if keras.backend.backend() != "tensorflow":
-        pytest.skip("tf.data")
-    import tensorflow as tf
+EPOCH = len(X) // BATCH
+INPUTS = fit_inputs(X, Y, BATCH)
+INPUTS["numpy-class-weight"] = lambda: ((X, Y), {"batch_size": BATCH, "class_weight": {0: 1.0, 1: 3.0}})
 
-    model, _ = model_and_state()
-    dataset = tf.data.Dataset.from_tensor_slices((X, Y)).batch(BATCH).repeat()
-    result = kclr.lr_find(model, dataset, steps_per_epoch=5, **RANGE_TEST)
-    assert np.isfinite(result.loss).all()
+
+@pytest.mark.parametrize("name", sorted(INPUTS))
+def test_lr_find_and_fit_one_cycle_take_every_input_fit_takes(name):
+    args, fit_kwargs = INPUTS[name]()
+    model, before = model_and_state()
+    result = kclr.lr_find(model, *args, **fit_kwargs, **RANGE_TEST)
+    assert np.isfinite(result.loss[:6]).all()
+    for a, b in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)  # restored bit for bit
+    assert int(model.optimizer.iterations.numpy()) == 0
+    history = kclr.fit_one_cycle(
+        model,
+        *args,
+        epochs=2,
+        weight_decay=0.0,  # one sweep: the peak is what is chosen here
+        validation_data=(X[:32], Y[:32]),
+        verbose=0,
+        range_test=RANGE_TEST,
+        **fit_kwargs,
+    )
+    choice = history.one_cycle_choice
+    assert choice.total_steps == 2 * EPOCH  # the cycle's length, found for this input
+    assert int(model.optimizer.iterations.numpy()) == 2 * EPOCH  # the range test left no steps
+    assert history.range_test.val_loss.shape == (12, 1)  # the validation arrays reached the range test
+    assert np.isfinite(history.range_test.loss[:6]).all()
+    assert history.params["lr_max"] == choice.peak
+    assert max(history.history["learning_rate"]) <= choice.peak * (1 + 1e-6)
+    assert len(history.history["val_loss"]) == 2
 
 
 @pytest.mark.parametrize(
