@@ -1,12 +1,13 @@
 """A task suite for the automatic one cycle: range test, grid, constant lr, fastai's rules, the auto path.
 
-Twenty-five small tasks that need no download, varied on purpose (images, tabular classification, regression,
+Thirty small tasks that need no download, varied on purpose (images, tabular classification, regression,
 sequences; SGD with momentum, Adam and AdamW; batch 32 to 256; about 250 to 3,000 steps; some with
 BatchNormalization or Dropout). Each task is one `Task` record in `TASKS`; a new task is a new record.
 The first ten are labelled `split="tune"` and `"holdout"`: a rule's constants may be fitted on the
 tune tasks only (`bench/rule_fit.py`), the holdout tasks say how it does on tasks it was not tuned on.
-`"fresh"`, `"fresh2"` and `"fresh3"` tasks were each written down, with the rules to test on them,
-before any of their runs, after the earlier tasks had shaped a rule: the rules' out-of-sample tests.
+`"fresh"`, `"fresh2"`, `"fresh3"` and `"fresh4"` tasks were each written down, with the rules to test
+on them, before any of their runs, after the earlier tasks had shaped a rule: the rules' out-of-sample
+tests.
 
 Data: a fixed test split, `train_test_split(test_size=0.25, random_state=0, stratify=y)` (no
 stratification for regression), used for the final metric only. From the training part, a seed's
@@ -181,6 +182,18 @@ def sine_frequencies(n_samples, length):
     return x[..., None], freq
 
 
+def make_regression(n_samples, n_features, n_informative, noise):
+    return _sklearn().datasets.make_regression(
+        n_samples=n_samples, n_features=n_features, n_informative=n_informative, noise=noise, random_state=0
+    )
+
+
+def digits_rows():
+    """The digits as sequences: each image's 8 rows are 8 time steps of 8 features."""
+    x, y = bundled("load_digits")
+    return (x / 16.0).reshape(-1, 8, 8), y
+
+
 def circles(n_samples, noise):
     return _sklearn().datasets.make_circles(n_samples=n_samples, noise=noise, factor=0.5, random_state=0)
 
@@ -281,7 +294,7 @@ def gru(units, regression=False):
     return build
 
 
-def conv1d(filters, kernel):
+def conv1d(filters, kernel, regression=False):
     def build(shape, outputs):
         lay = layers()
         return [
@@ -290,7 +303,7 @@ def conv1d(filters, kernel):
             lay.BatchNormalization(),
             lay.Activation("relu"),
             lay.GlobalMaxPooling1D(),
-            lay.Dense(outputs, activation="softmax"),
+            lay.Dense(outputs, activation=None if regression else "softmax"),
         ]
 
     return build
@@ -399,6 +412,25 @@ TASKS = (
          mlp((32, 32)), "sgd", 32, 15),
     Task("motif_gru_adam", "fresh3", "sequences, motif counting with a GRU, Adam",
          lambda: motif_sequences(4000, 30), gru(32), "adam", 64, 15, standardize=False),
+    # "fresh4": written down (2026-12-01, fourth session) before any of their runs, to test the library's
+    # rule exactly as it is (`budget-valcap` in rule_fit.py, what the suite's `auto` runs train), after
+    # the 25 tasks above. Combinations the suite lacked: a Dropout regression with AdamW, a GRU reading
+    # images row by row, an imbalanced 2-class set over a long SGD budget, a Conv1D regression with
+    # SGD, and a wide one-layer regression at batch 256.
+    Task("regression_dropout_adamw", "fresh4", "regression (make_regression), MLP + Dropout, AdamW",
+         lambda: make_regression(3000, 20, 10, 20.0), mlp((128, 64), dropout=0.2, regression=True),
+         "adamw", 64, 30, regression=True),
+    Task("digits_rows_gru_adam", "fresh4", "digits as 8 rows of 8, GRU, Adam, short", digits_rows, gru(32),
+         "adam", 32, 10, standardize=False),
+    Task("imbalanced_sgd_long", "fresh4", "tabular 2-class, 85/15 imbalance, MLP, SGD, long",
+         lambda: make_classification(n_samples=6000, n_features=20, n_informative=6, weights=[0.85, 0.15],
+                                     flip_y=0.01, class_sep=0.8),
+         mlp((64, 32)), "sgd", 64, 50),
+    Task("sine_conv1d_sgd", "fresh4", "sequences, Conv1D+BN regression of a noisy sine's frequency, SGD",
+         lambda: sine_frequencies(4000, 40), conv1d(32, 5, regression=True), "sgd", 128, 30, regression=True,
+         standardize=False),
+    Task("friedman1_wide_b256", "fresh4", "regression (friedman1), one wide layer, SGD, batch 256",
+         lambda: friedman1(6000, 1.0), mlp((512,), regression=True), "sgd", 256, 60, regression=True),
 )  # fmt: skip
 TASKS_BY_NAME = {task.name: task for task in TASKS}
 
