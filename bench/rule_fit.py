@@ -727,6 +727,51 @@ def verdict_table(grids, runs, name):
     return lines
 
 
+def settings_table(grids, runs, name, study):
+    """The suite's `auto` runs of a range-test settings study (`tasks.py --auto-only --range-test
+    ...`) against rule `name`'s real runs with the default range test, on the seeds both have: the
+    gap in target units and the range test's wall time."""
+    auto = {(r["task"], r["seed"]): tasks.analysis_value(r) for r in study if r["kind"] == "auto"}
+    seconds = {(r["task"], r["seed"]): r["seconds"] for r in study if r["kind"] == "range_test"}
+    changed = next((r.get("range_test") for r in study if r["kind"] == "range_test"), None) or {}
+    settings = ", ".join(f"{key}={value}" for key, value in changed.items())
+    rows, default, other, time_ratio = [], [], [], []
+    for g in grids:
+        mine = runs.get((g.name, f"rule:{name}"), {})
+        seeds = [s for s in sorted(mine) if (g.name, s) in auto]
+        if not seeds:
+            continue
+        before = g.units(g.gap(float(np.mean([mine[s] for s in seeds]))))
+        after = g.units(g.gap(float(np.mean([auto[(g.name, s)] for s in seeds]))))
+        t_before = float(np.mean([g.curves[s].record["seconds"] for s in seeds]))
+        t_after = float(np.mean([seconds[(g.name, s)] for s in seeds]))
+        default.append(before)
+        other.append(after)
+        time_ratio.append(t_after / t_before)
+        rows.append(
+            [g.name, str(len(seeds)), f"{before:+.2f}", f"{after:+.2f}", f"{t_before:.1f} -> {t_after:.1f}"]
+        )
+    default, other = np.array(default), np.array(other)
+    summary = [
+        ["mean", "", f"{default.mean():+.2f}", f"{other.mean():+.2f}", f"x {np.mean(time_ratio):.2f}"],
+        [
+            "capped at 4",
+            "",
+            f"{np.minimum(default, CAP).mean():+.2f}",
+            f"{np.minimum(other, CAP).mean():+.2f}",
+            "",
+        ],
+        ["within target", "", f"{sum(default <= 1)}/{len(default)}", f"{sum(other <= 1)}/{len(other)}", ""],
+    ]
+    header = ["task", "seeds", f"rule:{name}, default range test", f"with {settings}", "range test s"]
+    return [
+        "",
+        f"## The range test with {settings} (target units; + = worse)",
+        "",
+        tasks.table(header, rows + summary),
+    ]
+
+
 def validated_table(grids, *paths, extra_runs=()):
     """The real runs of `--validate` against the best grid one cycle, per split, with the real runs of
     fastai's rules and of the best constant beside them, and a summary in target units; then each
@@ -833,6 +878,14 @@ def main(argv=None):
     parser.add_argument(
         "--verdict", default=None, help="with --validated: this rule task by task against the targets"
     )
+    parser.add_argument(
+        "--settings",
+        type=Path,
+        nargs="+",
+        default=None,
+        help="with --validated: a range-test settings study (tasks.py --auto-only --range-test ...) "
+        "against the --verdict rule's real runs",
+    )
     args = parser.parse_args(argv)
     extra = args.rules.split("|") if args.rules else []
     if args.validate is not None:
@@ -906,9 +959,13 @@ def main(argv=None):
             extra_runs = [*extra_runs, *shared]
         for line in validated_table(grids, *args.validated, extra_runs=extra_runs):
             print(line)
+        runs = real_runs(args.validated, extra_runs)
         if args.verdict is not None:
-            runs = real_runs(args.validated, extra_runs)
             for line in verdict_table(grids, runs, args.verdict):
+                print(line)
+        if args.settings is not None:
+            study = tasks.read_results(*args.settings)
+            for line in settings_table(grids, runs, args.verdict or "budget-valcap", study):
                 print(line)
     return 0
 

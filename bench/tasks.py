@@ -53,6 +53,9 @@ complete in the file.
     KERAS_BACKEND=jax .venv/bin/python bench/tasks.py --tasks digits_cnn --seeds 1
     .venv/bin/python bench/tasks.py --report bench/results/tasks_jax.jsonl   # tables only, no training
     KERAS_BACKEND=torch .venv/bin/python bench/tasks.py --quick        # CI smoke: < 60 s, prints a table
+    KERAS_BACKEND=jax .venv/bin/python bench/tasks.py --auto-only --range-test steps=50 --out F.jsonl
+        # a study of other range-test settings: only the range test and the auto path's run, whose
+        # records say what was changed (`range_test`); `rule_fit.py --settings F.jsonl` compares them
 
 On this 2-core machine the compute threads are limited to one (`--threads`, torch's intra-op threads
 and XLA's CPU threads): for these small models more threads only add contention.
@@ -625,6 +628,9 @@ def run_task_seed(task, seed, args, write):
     setup_seconds = time.perf_counter() - t0
 
     range_test = dict(RANGE_TEST, wd_list=list(args.wd_grid), **(QUICK_RANGE_TEST if args.quick else {}))
+    range_test.update(args.range_test)
+    if args.range_test:
+        base["range_test"] = args.range_test  # a study of other range-test settings: say which
     model = start.fresh(0.0, 1e-3)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
@@ -659,6 +665,8 @@ def run_task_seed(task, seed, args, write):
     plan.append(("auto", auto_peak, auto_wd))
     plan += [("one_cycle", peak, wd) for wd in args.wd_grid for peak in peaks]
     plan += [("constant", peak, 0.0) for peak in peaks]
+    if args.auto_only:
+        plan = [step for step in plan if step[0] == "auto"]
     for kind, peak, wd in plan:
         write({**base, "kind": kind, "peak": peak, "wd": wd, **train(start, kind, peak, wd)})
 
@@ -880,6 +888,15 @@ def parse_args(argv):
         "--report", type=Path, nargs="+", default=None, help="only print the tables of these JSONL files"
     )
     parser.add_argument("--quick", action="store_true", help="CI smoke: 1 seed, 2 tasks, 3-point grids")
+    parser.add_argument(
+        "--range-test",
+        type=lambda text: {k: int(v) for k, v in (pair.split("=") for pair in text.split(","))},
+        default={},
+        help="integer LrRangeTest settings to change, e.g. steps=50,batches_per_step=2 (a study of them)",
+    )
+    parser.add_argument(
+        "--auto-only", action="store_true", help="only the range test and the auto path's run (no grids)"
+    )
     parser.add_argument(
         "--threads",
         type=int,
