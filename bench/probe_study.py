@@ -20,7 +20,7 @@ fit split; a longer one on whole epochs (the nearest whole number).
 
 Result (2026-12-01, `bench/results/probe_study_jax.md`, BENCHMARKS.md section 5): no. The probe's
 best peak is right about as often above as below the full runs' best, and it loses more than taking
-the range test's rule (probe of 10% per candidate: 3.85-4.57 target units against 2.67).
+the range test's rule (probe of 10% per candidate: 3.75-4.48 target units against 2.48).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ if __name__ == "__main__":  # one XLA CPU thread, as bench/tasks.py runs (set be
 
 import numpy as np
 import tasks
-from rule_fit import Curves
+from rule_fit import TARGET, Curves
 
 import keras_one_cycle_clr as kclr
 
@@ -67,7 +67,7 @@ def probe(start, peak, wd, fraction):
         result = model.evaluate(data["x_val"], data["y_val"], batch_size=1024, verbose=0, return_dict=True)
     finite = lambda v: float(v) if math.isfinite(v) else None  # noqa: E731
     return {
-        "probe_steps": len(x) // task.batch_size * epochs if epochs > 1 else steps,
+        "probe_steps": steps if epochs == 1 else epochs * steps_per_epoch,
         "val_loss": finite(result["loss"]),
         "val_metric": finite(result["loss"] if task.regression else 100.0 * result["accuracy"]),
         "train_loss": finite(history.history["loss"][-1]),
@@ -119,7 +119,8 @@ def full_runs(paths):
     for r in tasks.read_results(*paths):
         if r["kind"] != "one_cycle":
             continue
-        grid.setdefault((r["task"], r["seed"], r["wd"]), {})[round(r["peak"], 12)] = r["metric"]
+        value = tasks.analysis_value(r)  # a diverged regression counts as predicting the mean
+        grid.setdefault((r["task"], r["seed"], r["wd"]), {})[round(r["peak"], 12)] = value
     for (task, seed, _), peaks in grid.items():
         values = [v for v in peaks.values() if v is not None]
         key = (task, seed)
@@ -133,10 +134,12 @@ def task_regression(name):
 
 
 def units(value, best, regression):
-    """The loss against the best, in issue 12's target units (0.5 points, or 5% of the MSE)."""
+    """The loss against the best, in issue 12's target units (`rule_fit.TARGET`)."""
     if value is None:
         return math.inf
-    return 100.0 * (value / best - 1.0) / 5.0 if regression else (best - value) / 0.5
+    if regression:
+        return 100.0 * (value / best - 1.0) / TARGET["mse"]
+    return (best - value) / TARGET["accuracy"]
 
 
 def finite_or_inf(values):
