@@ -772,11 +772,10 @@ def settings_table(grids, runs, name, study):
     ]
 
 
-def validated_table(grids, *paths, extra_runs=()):
-    """The real runs of `--validate` against the best grid one cycle, per split, with the real runs of
+def validated_table(grids, runs):
+    """The real runs (`real_runs`) against the best grid one cycle, per split, with the real runs of
     fastai's rules and of the best constant beside them, and a summary in target units; then each
     rule against the best constant seed by seed (issue 12: never below it beyond the seed noise)."""
-    runs = real_runs(paths, extra_runs)
     names = sorted({kind for _, kind in runs})
     lines = []
     all_units, all_below = defaultdict(list), defaultdict(int)
@@ -887,6 +886,8 @@ def main(argv=None):
         "against the --verdict rule's real runs",
     )
     args = parser.parse_args(argv)
+    if args.settings is not None and (args.verdict is None or args.validated is None):
+        parser.error("--settings needs --validated and --verdict (the rule whose real runs it compares)")
     extra = args.rules.split("|") if args.rules else []
     if args.validate is not None:
         only = None
@@ -957,15 +958,15 @@ def main(argv=None):
             shared, _ = runs_with_pick(grids, records, f"rule:{old}", new)
             print(f"{len(shared)} real runs of rule {old} had rule {new}'s pick and count as its runs too.")
             extra_runs = [*extra_runs, *shared]
-        for line in validated_table(grids, *args.validated, extra_runs=extra_runs):
-            print(line)
         runs = real_runs(args.validated, extra_runs)
+        for line in validated_table(grids, runs):
+            print(line)
         if args.verdict is not None:
             for line in verdict_table(grids, runs, args.verdict):
                 print(line)
         if args.settings is not None:
             study = tasks.read_results(*args.settings)
-            for line in settings_table(grids, runs, args.verdict or "budget-valcap", study):
+            for line in settings_table(grids, runs, args.verdict, study):
                 print(line)
     return 0
 
