@@ -49,3 +49,42 @@ def test_importing_the_package_leaves_the_plot_module_unloaded():
     # Keras itself may load matplotlib; what the package controls is that its plotting stays lazy.
     code = "import sys, keras_one_cycle_clr; sys.exit('keras_one_cycle_clr.plot' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], check=False, capture_output=True).returncode == 0
+
+
+def fitted_one_cycle():
+    """A OneCycle that ran 4 epochs of 5 steps, logging every iteration, and its History."""
+    import keras
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(keras.optimizers.SGD(momentum=0.9), "mse")
+    policy = kclr.OneCycle((0.01, 0.1), record_frq=1)
+    x, y = np.ones((40, 2), "float32"), np.ones((40, 1), "float32")
+    history = model.fit(x, y, batch_size=8, epochs=4, callbacks=[policy], verbose=0)
+    return history, policy
+
+
+def test_the_legend_with_the_learning_rate_covers_no_curve():
+    history, policy = fitted_one_cycle()
+    history.history["val_loss"] = [value * 1.1 for value in history.history["loss"]]
+    for fig in (
+        plot.plot_from_history(history, show_lr=True, policy=policy),
+        plot.plot_from_history(history, show_lr=True),
+        plot.plot_from_history(history, metrics=["loss", "val_loss"], show_lr=True),
+    ):
+        fig.draw_without_rendering()
+        metric_axes, lr_axes = fig.axes[: len(fig.axes) // 2], fig.axes[len(fig.axes) // 2 :]
+        for metric_ax, lr_ax in zip(metric_axes, lr_axes, strict=True):
+            legend = lr_ax.get_legend()
+            assert len(legend.get_texts()) == len(metric_ax.lines) + 1  # every curve, the lr included
+            # The legend lies wholly outside the data area, which every curve is drawn in.
+            legend_box, data_box = legend.get_window_extent(), metric_ax.get_window_extent()
+            assert legend_box.y0 >= data_box.y1, (legend_box, data_box)
+            # ... and inside the figure, which the constrained layout made room for.
+            assert legend_box.y1 <= fig.bbox.y1 + 1
+
+
+def test_without_the_learning_rate_the_legend_stays_inside_the_axes():
+    fig = plot.plot_from_history({"loss": [1.0, 0.5, 0.2], "val_loss": [1.1, 0.6, 0.4]})
+    fig.draw_without_rendering()
+    (axis,) = fig.axes
+    assert axis.get_window_extent().contains(*axis.get_legend().get_window_extent().get_points()[1])

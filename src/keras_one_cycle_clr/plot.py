@@ -148,6 +148,7 @@ def plot_from_history(history, metrics=("loss",), show_lr=False, ax=None, *, pol
     one cycle's rise within epochs; or, given the `OneCycle` or `CLR` callback of the fit as `policy`,
     its per-iteration `log` (every `record_frq` iterations), iteration `i` at epoch
     `(i + 1) / steps_per_epoch - 1`, so that each epoch's last iteration falls on that epoch's point.
+    The legend sits inside the axes, or with `show_lr` above them, where it covers no curve.
 
     Example:
 
@@ -243,18 +244,28 @@ def plot_from_history(history, metrics=("loss",), show_lr=False, ax=None, *, pol
         metric_ax.set_ylabel(", ".join(names))
         metric_ax.grid(alpha=0.3)
         handles, labels = metric_ax.get_legend_handles_labels()
-        legend_ax = metric_ax
-        if show_lr:
-            lr_ax = metric_ax.twinx()
-            lr_ax.plot(lr_epochs, lr_values, color="tab:gray", linestyle=":", label="learning rate")
-            lr_ax.set_ylabel("learning rate")
-            if np.all(lr_values[~np.isnan(lr_values)] > 0):
-                lr_ax.set_yscale("log")
-            lr_handles, lr_labels = lr_ax.get_legend_handles_labels()
-            handles, labels = handles + lr_handles, labels + lr_labels
-            # The twin is drawn over its parent: a legend on the parent would sit under the lr curve.
-            legend_ax = lr_ax
-        legend_ax.legend(handles, labels)
+        if not show_lr:
+            metric_ax.legend(handles, labels)
+            continue
+        lr_ax = metric_ax.twinx()
+        lr_ax.plot(lr_epochs, lr_values, color="tab:gray", linestyle=":", label="learning rate")
+        lr_ax.set_ylabel("learning rate")
+        if np.all(lr_values[~np.isnan(lr_values)] > 0):
+            lr_ax.set_yscale("log")
+        lr_handles, lr_labels = lr_ax.get_legend_handles_labels()
+        handles, labels = handles + lr_handles, labels + lr_labels
+        # The twin is drawn over its parent, so the legend goes on the twin; but its "best" place
+        # avoids the twin's curve only, and a per-iteration learning rate spans the whole width: inside
+        # the axes it would cover the metric curves. Above the axes it covers nothing.
+        lr_ax.legend(
+            handles,
+            labels,
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.02, 1.0, 0.1),
+            mode="expand",
+            ncols=min(len(labels), 3),
+            borderaxespad=0.0,
+        )
     return fig
 
 
@@ -283,6 +294,8 @@ def plot_range_test(
     y_scale="linear",
     ylabel="loss",
     ax=None,
+    span=None,
+    title=None,
 ):
     """Plots a range test: loss against learning rate, one curve per sweep; returns the Figure.
 
@@ -306,6 +319,8 @@ def plot_range_test(
         x_scale, y_scale: matplotlib axis scales. Default to "log" and "linear".
         ylabel: The y-axis label. Defaults to "loss".
         ax: A matplotlib Axes, or None to make a new Figure.
+        span: `(low, high, label)`: a band of learning rates to shade, or None. Defaults to None.
+        title: The Axes title. Defaults to "Learning-rate range test".
 
     Returns:
         The matplotlib Figure.
@@ -354,6 +369,15 @@ def plot_range_test(
     if suggestion is not None:
         label = suggestion_label or f"suggested lr {suggestion:.2g}"
         ax.axvline(suggestion, color="black", linestyle=":", label=label)
+    if span is not None:
+        low, high, label = span
+        ax.axvspan(
+            check_positive("span[0]", low),
+            check_positive("span[1]", high),
+            color="0.5",
+            alpha=0.15,
+            label=label,
+        )
     if finite.size:  # keep the diverged tail from squashing the interesting part of the curve
         low, high = finite.min(), np.percentile(finite, 95)
         margin = 0.05 * (high - low or 1.0)
@@ -362,7 +386,7 @@ def plot_range_test(
     ax.set_yscale(y_scale)
     ax.set_xlabel("learning rate")
     ax.set_ylabel(ylabel)
-    ax.set_title("Learning-rate range test")
+    ax.set_title(title or "Learning-rate range test")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
     return fig
