@@ -1,0 +1,46 @@
+"""The code in README.md and docs/ that a reader copies: it runs, and says what the code does."""
+
+import math
+import re
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def python_blocks(path):
+    """The ```python blocks of a Markdown file, in order."""
+    return re.findall(r"```python\n(.*?)```", (ROOT / path).read_text(), flags=re.DOTALL)
+
+
+def test_readme_total_steps_counts_the_last_short_batch():
+    # fit runs ceil(n / batch_size) batches an epoch; floor division would miss the short last one.
+    (line,) = [
+        line
+        for line in (ROOT / "README.md").read_text().splitlines()
+        if "choose_one_cycle(total_steps=" in line
+    ]
+    expression = re.search(r"total_steps=(.*)\)\s*(#.*)?$", line).group(1)
+    x_train = np.zeros((1437, 64))  # the demo's digits: 1437 samples, 45 batches of 32 an epoch
+    assert eval(expression, {"len": len, "math": math, "x_train": x_train}) == 20 * 45
+
+
+@pytest.mark.skipif(keras.backend.backend() != "jax", reason="the JAX loop of docs/callbacks-and-loops.md")
+def test_the_jax_custom_loop_of_the_docs_runs_and_trains_the_schedules():
+    schedules, _, jax_loop = python_blocks("docs/callbacks-and-loops.md")[:3]
+    assert "stateless_apply" in jax_loop
+    namespace = {"epochs": 5, "steps_per_epoch": 20}
+    exec(schedules, namespace)
+    exec(jax_loop, namespace)
+    model, optimizer, attached = namespace["model"], namespace["optimizer"], namespace["schedules"]
+    assert not attached.attached
+    assert int(optimizer.iterations.numpy()) == 100
+    # The schedules ran, and the optimizer has its own hyper-parameters back.
+    assert float(optimizer.learning_rate) == pytest.approx(0.01)
+    assert optimizer.momentum == 0.9
+    x = np.random.default_rng(1).normal(size=(256, 8)).astype("float32")
+    loss = float(np.mean((model.predict(x, verbose=0) - x.sum(axis=1, keepdims=True)) ** 2))
+    assert loss < 0.05  # learned y = sum(x) from a starting loss of about 8
