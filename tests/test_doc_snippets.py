@@ -44,3 +44,24 @@ def test_the_jax_custom_loop_of_the_docs_runs_and_trains_the_schedules():
     x = np.random.default_rng(1).normal(size=(256, 8)).astype("float32")
     loss = float(np.mean((model.predict(x, verbose=0) - x.sum(axis=1, keepdims=True)) ** 2))
     assert loss < 0.05  # learned y = sum(x) from a starting loss of about 8
+
+
+@pytest.mark.parametrize("policy", ["OneCycle", "CLR"])
+def test_a_rising_momentum_range_is_documented_and_taken_as_given(policy):
+    import warnings
+
+    import keras_one_cycle_clr as kclr
+
+    callback = getattr(kclr, policy)
+    (entry,) = re.findall(r"momentum_range: (.*?)\n        \w+:", callback.__doc__, flags=re.DOTALL)
+    assert "the smaller first is taken as given, without a warning" in " ".join(entry.split())
+    arguments = {"lr_range": (0.01, 0.1), "momentum_range": (0.85, 0.95)}
+    if policy == "CLR":
+        arguments["cyc"] = 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # "without a warning"
+        values = callback(**arguments).schedule_values(100)
+    # As documented: momentum rises with the learning rate, to 0.95 where it peaks.
+    peak = int(np.argmax(values["lr"]))
+    assert values["momentum"][0] == pytest.approx(0.85)
+    assert values["momentum"][peak] == pytest.approx(0.95)

@@ -72,7 +72,12 @@ def check_lr_range(name: str, value: object) -> tuple[float, float]:
 
 
 def check_momentum_range(name: str, value: object) -> tuple[float, float] | None:
-    """A momentum pair, each in [0, 1), or None."""
+    """A momentum pair, each in [0, 1), or None.
+
+    In either order, without a warning: `(0.85, 0.95)`, a momentum that rises with the learning
+    rate, is taken as given, as the 2019 library, PyTorch's `OneCycleLR` and fastai take it; the
+    `momentum_range` docs of OneCycle and CLR say which order is the usual one.
+    """
     if value is None:
         return None
     start, end = check_pair(name, value)

@@ -447,7 +447,10 @@ class OneCycle(_PolicyCallback):
 
     Args:
         lr_range: A pair of Python floats `(start, peak)`, `0 < start < peak`.
-        momentum_range: A pair of Python floats in [0, 1) `(start, low)`, or None to leave momentum
+        momentum_range: A pair of Python floats in [0, 1) `(start, low)`: the momentum at the start
+            and at the peak learning rate: unlike `lr_range`, normally the larger value first. A pair
+            with the smaller first is taken as given, without a warning: momentum then rises with the
+            learning rate, the opposite of the paper's cyclical momentum. None to leave momentum
             alone. Defaults to None.
         phase_one_fraction: A Python float in (0, 1) (below 0.5 with `three_phase`): the fraction of
             the cycle spent rising. Defaults to 0.3.
@@ -607,7 +610,10 @@ class CLR(_PolicyCallback):
     Args:
         cyc: A Python int >= 1. The number of cycles in one fit.
         lr_range: A pair of Python floats `(base, peak)`, `0 < base < peak`.
-        momentum_range: A pair of Python floats in [0, 1) `(start, low)`, or None. Defaults to None.
+        momentum_range: A pair of Python floats in [0, 1) `(start, low)`: the momentum at each
+            cycle's start and at its peak learning rate, normally the larger first; a pair with the
+            smaller first is taken as given, without a warning (momentum then rises with the
+            learning rate). None to leave momentum alone. Defaults to None.
         phase_one_fraction: A Python float in (0, 1): the rising fraction of each cycle, or None
             for the mode's own: 0.3 for `"cosine"` (the 2019 default), 0.5 for `"triangular"`,
             `"triangular2"` and `"exp_range"` (symmetric triangles). Defaults to None.
