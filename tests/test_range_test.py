@@ -234,12 +234,21 @@ def test_plot_draws_one_smoothed_curve_per_weight_decay_and_marks_the_one_cycle_
     test = kclr.lr_find(
         model, X, Y, batch_size=BATCH, lr_range=(1e-3, 0.5), wd_list=[0.0, 0.1], steps=10, batches_per_step=1
     )
-    choice = test.choose_one_cycle()
-    fig = test.plot(window=3)
+    choice = test.choose_one_cycle(total_steps=500)
+    fig = test.plot(window=3, total_steps=500)
     labels = [line.get_label() for line in fig.axes[0].lines if not line.get_label().startswith("_")]
     chosen = test.wd_list.index(choice.weight_decay)
-    assert labels[chosen] == f"wd={choice.weight_decay:g} (chosen)"
-    assert labels[2] == f"one-cycle peak {choice.peak:.3g}, wd {choice.weight_decay:g}"
+    assert labels[chosen].startswith(f"wd={choice.weight_decay:g} (chosen: ")
+    assert labels[2] == f"one-cycle peak {choice.peak:.3g} (500 steps, wd {choice.weight_decay:g})"
+    # Without the cycle's length no single peak is drawn: a band from a long cycle's to a short one's.
+    bare = test.plot(window=3).axes[0]
+    assert [line.get_label() for line in bare.lines if not line.get_label().startswith("_")] == labels[:2]
+    (band,) = bare.patches
+    low, high = sorted(band.get_x() + np.array([0.0, band.get_width()]))
+    assert (low, high) == pytest.approx(
+        sorted(test.choose_one_cycle(total_steps=t).peak for t in (1, 3000)), rel=1e-6
+    )
+    assert "pass total_steps" in bare.get_legend().get_texts()[-1].get_text()
     valley = test.plot(window=3, mark=test.suggest("valley"))
     labels = [line.get_label() for line in valley.axes[0].lines if not line.get_label().startswith("_")]
     assert labels == ["wd=0", "wd=0.1", f"suggested lr {test.suggest('valley'):.2g}"]
@@ -328,3 +337,33 @@ def test_the_loss_count_read_without_a_counting_step_is_the_live_one():
     x = np.ones((10, 1), dtype="float32")
     model.fit(x, x, batch_size=4, epochs=2, verbose=0, callbacks=[Read()])
     assert counts == [4.0, 8.0, 10.0] * 2
+
+
+# -- issue 21: NaN in the data, and progress in the range test's own terms --------------------------
+def test_a_loss_not_finite_from_the_first_learning_rates_is_an_error_naming_the_data(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    model = one_weight_model(keras.optimizers.SGD(0.01, momentum=0.9))
+    model.optimizer.build(model.trainable_variables)
+    before = snapshot(model)
+    x = X.copy()
+    x[5, 0] = np.nan  # one bad sample: its batch's loss is NaN in the first learning rates
+    with pytest.raises(kclr.CannotChooseError, match="NaN or infinite values in the data"):
+        kclr.lr_find(model, x, Y, batch_size=BATCH, steps=50, batches_per_step=2, wd_list=[0.0, 1e-3])
+    assert_same_state(before, snapshot(model))
+    # As a callback of the user's own fit, too: refused, and the model restored before the error.
+    with pytest.raises(kclr.CannotChooseError, match="lr_range"):
+        model.fit(x, Y, batch_size=BATCH, epochs=10, verbose=0, callbacks=[kclr.LrRangeTest(steps=50)])
+    assert_same_state(before, snapshot(model))
+    assert "apply" not in vars(model.optimizer)
+    assert os.listdir(tmp_path) == []
+
+
+def test_lr_find_verbose_shows_each_sweeps_learning_rates_not_epochs(capsys):
+    model = one_weight_model(keras.optimizers.SGD(0.01))
+    kclr.lr_find(model, X, Y, batch_size=BATCH, lr_range=(1e-3, 0.3), wd_list=[0.0, 1e-3], steps=6, verbose=1)
+    printed = capsys.readouterr().out
+    assert "Range test sweep 1/2, weight decay 0: 6 learning rates from 0.001 to 0.3" in printed
+    assert "Range test sweep 2/2, weight decay 0.001" in printed
+    for shown in ("6/6", "lr: ", "smoothed loss: "):
+        assert shown in printed
+    assert "Epoch 1/" not in printed

@@ -163,3 +163,76 @@ def test_a_validation_loss_that_does_not_rise_a_fifth_leaves_the_peak_alone():
     assert diverging.peak == pytest.approx(expected)
     assert "capped" not in diverging.reason
     assert alone.choose_one_cycle(total_steps=300).validation_limit is None
+
+
+# -- issue 21: one weight-decay answer, a choice inside the tested range, a reason that reads right --
+def test_best_wd_is_the_weight_decay_the_choice_trains_with():
+    # wd=1e-3 is 1% lower than wd=0: within noise, so the rule takes the smallest; best_wd agrees.
+    result = RangeTestResult(LR, np.stack([BOWL + 0.01, BOWL], 1), wd_list=[0.0, 1e-3])
+    assert result.choose_one_cycle().weight_decay == 0.0
+    assert result.best_wd == 0.0
+
+
+def test_a_sweep_that_stopped_within_its_first_learning_rates_cannot_choose():
+    from keras_one_cycle_clr.range_test_result import CannotChooseError
+
+    lr = np.geomspace(1e-5, 10, 100)
+    loss = np.full((100, 1), np.nan)
+    loss[:7, 0] = [2.30, 2.31, 2.29, 2.30, 2.28, 2.31, 2.30]  # stopped after 7 of 100
+    with pytest.raises(CannotChooseError, match="reached 7 of its 100 learning rates"):
+        RangeTestResult(lr, loss).choose_one_cycle()
+
+
+def test_a_loss_that_only_rises_from_the_start_cannot_choose():
+    from keras_one_cycle_clr.range_test_result import CannotChooseError
+
+    lr = np.geomspace(1e-5, 10, 100)
+    rising = (1.0 + np.log10(lr / 1e-5))[:, None]
+    with pytest.raises(CannotChooseError, match=r"lowest at the start.*Start `lr_range` lower"):
+        RangeTestResult(lr, rising).choose_one_cycle(total_steps=3000)
+
+
+@pytest.mark.parametrize("centre", [-4.6, -4.0, -2.0, 0.5])
+def test_a_choice_is_never_outside_the_tested_range(centre):
+    from keras_one_cycle_clr.range_test_result import CannotChooseError
+
+    lr = np.geomspace(1e-5, 10, 100)
+    noise = np.random.default_rng(1).normal(0, 0.01, 100)
+    bowl = (1.0 + (np.log10(lr) - centre) ** 2 + noise)[:, None]
+    for total_steps in (None, 100, 3000):
+        try:
+            peak = RangeTestResult(lr, bowl).choose_one_cycle(total_steps=total_steps).peak
+        except CannotChooseError:
+            continue
+        assert lr[0] <= peak <= lr[-1]
+
+
+def test_the_reason_names_the_learning_rate_and_the_peak():
+    choice = RangeTestResult(LR, BOWL[:, None]).choose_one_cycle(total_steps=635)
+    assert choice.reason.startswith(f"peak {choice.peak:.3g} = ")
+    assert "(the learning rate at the lowest smoothed loss)" in choice.reason
+
+
+def test_the_legend_says_why_each_weight_decay_is_tied_or_not():
+    pytest.importorskip("matplotlib")
+    result = RangeTestResult(LR, np.stack([BOWL + 0.02, BOWL + 0.3, BOWL], 1), wd_list=[0.0, 1e-3, 1e-2])
+    fig = result.plot(total_steps=500)
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels[0] == "wd=0 (chosen: smallest tied)"
+    # The margins are relative to the lowest smoothed loss (smoothing lags: about 2.3 here, not 1).
+    smoothed_min = np.nanmin(suggest.smooth(BOWL))
+    assert labels[1] == f"wd=0.001 (not tied: +{0.3 / smoothed_min:.0%}, beyond the noise margin 5%)"
+    assert labels[2] == "wd=0.01 (tied: +0% within the noise margin 5%)"
+
+
+def test_a_result_that_knows_its_trained_choice_marks_that_peak_and_says_so():
+    pytest.importorskip("matplotlib")
+    result = RangeTestResult(LR, BOWL[:, None])
+    trained = result.choose_one_cycle(total_steps=898)
+    known = result.with_one_cycle_choice(trained)
+    assert f"peak {trained.peak:.3g} for 898 steps" in repr(known)
+    assert "depends on the cycle's length" in repr(result)
+    (line,) = [ln for ln in known.plot().axes[0].lines if ln.get_label().startswith("one-cycle peak")]
+    assert line.get_xdata()[0] == pytest.approx(trained.peak)
+    assert line.get_label() == f"one-cycle peak {trained.peak:.3g} (trained, 898 steps)"
+    assert trained.peak != pytest.approx(result.choose_one_cycle().peak)  # what main's plot marked

@@ -12,7 +12,7 @@ RNG = np.random.default_rng(0)
 X = RNG.normal(size=(192, 6)).astype("float32")
 Y = (X[:, :3].sum(axis=1) > 0).astype("int64")
 BATCH = 16
-RANGE_TEST = {"steps": 12, "batches_per_step": 1, "lr_range": (1e-4, 3.0)}
+RANGE_TEST = {"steps": 16, "batches_per_step": 2, "lr_range": (1e-3, 10.0)}
 
 
 def model_and_state(weight_decay=None):
@@ -31,7 +31,7 @@ def test_with_nothing_given_a_range_test_chooses_the_peak_and_weight_decay_and_o
     history = kclr.fit_one_cycle(model, X, Y, epochs=2, batch_size=BATCH, verbose=0, range_test=RANGE_TEST)
     choice = history.one_cycle_choice
     assert isinstance(history.range_test, RangeTestResult)
-    assert history.range_test.loss.shape == (12, 4)  # the default weight-decay grid
+    assert history.range_test.loss.shape == (16, 4)  # the default weight-decay grid
     assert choice.weight_decay in history.range_test.wd_list
     steps = 2 * len(X) // BATCH  # the cycle's length: the peak is chosen for it
     assert choice.total_steps == steps
@@ -68,7 +68,7 @@ def test_lr_find_takes_fits_data_arguments_and_restores_the_model():
         validation_split=0.25,
         **RANGE_TEST,
     )
-    assert result.val_loss.shape == (12, 1)
+    assert result.val_loss.shape == (16, 1)
     reached = np.isfinite(result.loss)  # a sweep may stop early near lr 3
     assert reached.sum() >= 6
     assert np.isfinite(result.val_loss[reached]).all()
@@ -108,7 +108,7 @@ def test_lr_find_and_fit_one_cycle_take_every_input_fit_takes(name):
     choice = history.one_cycle_choice
     assert choice.total_steps == 2 * EPOCH  # the cycle's length, found for this input
     assert int(model.optimizer.iterations.numpy()) == 2 * EPOCH  # the range test left no steps
-    assert history.range_test.val_loss.shape == (12, 1)  # the validation arrays reached the range test
+    assert history.range_test.val_loss.shape == (16, 1)  # the validation arrays reached the range test
     assert np.isfinite(history.range_test.loss[:6]).all()
     assert history.params["lr_max"] == choice.peak
     assert max(history.history["learning_rate"]) <= choice.peak * (1 + 1e-6)
@@ -135,3 +135,77 @@ def test_bad_arguments_are_named_before_any_training(kwargs, error, words):
     for a, b in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
     assert int(model.optimizer.iterations.numpy()) == 0
+
+
+# -- issue 21: the peak that trained, checks before work, no range test for a given peak, progress --
+def test_the_range_test_it_returns_knows_the_peak_that_trained():
+    pytest.importorskip("matplotlib")
+    model, _ = model_and_state()
+    history = kclr.fit_one_cycle(model, X, Y, epochs=3, batch_size=BATCH, verbose=0, range_test=RANGE_TEST)
+    choice = history.one_cycle_choice
+    assert history.range_test.one_cycle_choice == choice
+    assert f"peak {choice.peak:.3g} for {choice.total_steps} steps" in repr(history.range_test)
+    ax = history.range_test.plot().axes[0]
+    (line,) = [ln for ln in ax.lines if ln.get_label().startswith("one-cycle peak")]
+    assert line.get_xdata()[0] == pytest.approx(choice.peak)
+    assert line.get_label().startswith(
+        f"one-cycle peak {choice.peak:.3g} (trained, {choice.total_steps} steps"
+    )
+
+
+def refuse_range_test(*args, **kwargs):
+    msg = "a range test ran"
+    raise AssertionError(msg)
+
+
+@pytest.mark.parametrize(
+    ("make_optimizer", "callbacks", "message"),
+    [
+        (
+            lambda: keras.optimizers.SGD(0.01, momentum=0.9),
+            lambda: [keras.callbacks.LearningRateScheduler(lambda epoch, lr: lr)],
+            "only one callback that sets the learning rate",
+        ),
+        (lambda: keras.optimizers.SGD(0.01), lambda: [], "needs an optimizer with momentum"),
+    ],
+    ids=["learning-rate-scheduler", "sgd-without-momentum"],
+)
+@pytest.mark.parametrize("lr_max", [None, 0.01], ids=["auto", "lr_max"])
+def test_a_refused_call_raises_before_the_range_test_and_changes_nothing(
+    monkeypatch, make_optimizer, callbacks, message, lr_max
+):
+    from keras_one_cycle_clr import workflow
+
+    monkeypatch.setattr(workflow, "lr_find", refuse_range_test)
+    model, before = model_and_state()
+    model.compile(make_optimizer(), keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    with pytest.raises(ValueError, match=message):
+        kclr.fit_one_cycle(
+            model, X, Y, epochs=2, lr_max=lr_max, weight_decay=0.01, batch_size=BATCH, callbacks=callbacks()
+        )
+    assert model.optimizer.weight_decay is None
+    for a, b in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_given_peak_runs_no_range_test_and_keeps_the_optimizers_weight_decay(monkeypatch):
+    from keras_one_cycle_clr import workflow
+
+    monkeypatch.setattr(workflow, "lr_find", refuse_range_test)
+    model, _ = model_and_state(weight_decay=1e-3)
+    history = kclr.fit_one_cycle(model, X, Y, epochs=1, lr_max=0.05, batch_size=BATCH, verbose=0)
+    assert history.range_test is None
+    assert model.optimizer.weight_decay == 1e-3
+    assert history.params["weight_decay"] == 1e-3
+
+
+def test_verbose_shows_the_range_tests_progress_and_the_choice_before_the_cycle(capsys):
+    model, _ = model_and_state()
+    history = kclr.fit_one_cycle(model, X, Y, epochs=2, batch_size=BATCH, verbose=2, range_test=RANGE_TEST)
+    printed = capsys.readouterr().out
+    choice = history.one_cycle_choice
+    assert "fit_one_cycle: a range test chooses the peak and the weight decay first" in printed
+    assert "Range test sweep 4/4, weight decay 0.01: 16 learning rates" in printed
+    announced = f"fit_one_cycle: one cycle of {choice.total_steps} steps, learning rate"
+    assert f"{announced} {choice.peak / 25:.3g} to {choice.peak:.3g} ({choice.reason})" in printed
+    assert printed.index(announced) < printed.index("Epoch 1/2")

@@ -15,13 +15,14 @@ from keras_one_cycle_clr.history import (
 )
 from keras_one_cycle_clr.hyperparams import AttachedSchedules, attach_schedules
 from keras_one_cycle_clr.range_test import LrRangeTest, lr_find
-from keras_one_cycle_clr.range_test_result import RangeTestResult
+from keras_one_cycle_clr.range_test_result import CannotChooseError, RangeTestResult
 from keras_one_cycle_clr.schedules import CyclicSchedule, OneCycleSchedule
 from keras_one_cycle_clr.workflow import fit_one_cycle
 
 __all__ = [
     "CLR",
     "AttachedSchedules",
+    "CannotChooseError",
     "CyclicSchedule",
     "KerasCompatibilityError",
     "LrRangeTest",

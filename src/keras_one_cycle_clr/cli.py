@@ -359,11 +359,11 @@ def _run_lr_find(args):
             steps=args.steps,
             batches_per_step=args.batches_per_step,
         )
+        total_steps = None if args.epochs is None else args.epochs * -(-len(x) // args.batch_size)
+        choice = test.choose_one_cycle(total_steps=total_steps)  # a CannotChooseError is a ValueError
     except (ValueError, TypeError) as error:
         raise _UsageError(str(error)) from error
     suggestions = {name: test.suggest(method=name) for name in suggest.RULES}
-    total_steps = None if args.epochs is None else args.epochs * -(-len(x) // args.batch_size)
-    choice = test.choose_one_cycle(total_steps=total_steps)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     test.plot(total_steps=total_steps).savefig(out / "lr_find.png", dpi=110)
@@ -389,7 +389,7 @@ def _run_lr_find(args):
     (out / "lr_find.json").write_text(json.dumps(summary, indent=2) + "\n")
     for name, value in suggestions.items():
         sys.stdout.write(f"{name:>9}: {value:.3g}\n")
-    if test.best_wd is not None:
+    if test.best_wd is not None:  # the weight decay of the choice below
         sys.stdout.write(f"  best wd: {test.best_wd:g}\n")
     wd = "" if choice.weight_decay is None else f", weight decay {choice.weight_decay:g}"
     length = "" if args.epochs is None else f" for {args.epochs} epochs"

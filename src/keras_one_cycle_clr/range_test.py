@@ -20,7 +20,13 @@ import numpy as np
 
 from keras_one_cycle_clr import _checks, _data, _fit_callbacks, hyperparams, schedules
 from keras_one_cycle_clr import _keras_compat as compat
-from keras_one_cycle_clr.range_test_result import PerStepMean, RangeTestResult, SweepWatch
+from keras_one_cycle_clr.range_test_result import (
+    CannotChooseError,
+    PerStepMean,
+    RangeTestResult,
+    SweepWatch,
+    unread_learning_rates,
+)
 
 SWEEPS = ("exp", "linear")
 
@@ -107,7 +113,9 @@ class LrRangeTest(keras.callbacks.Callback):
         validation_batch_size: A Python int >= 1. Defaults to 16.
         batches_per_val: A Python int >= 1: validation batches evaluated per learning rate (the same
             first batches every time). Defaults to 10.
-        verbose: Print one line per sweep. Defaults to False.
+        verbose: Show each sweep's progress: a line naming the sweep (weight decay j of n) and a
+            progress bar over its learning rates with the current learning rate and smoothed loss.
+            Defaults to False.
         sweep: `"exp"` or `"linear"`. Defaults to `"exp"`.
 
     Raises:
@@ -167,6 +175,7 @@ class LrRangeTest(keras.callbacks.Callback):
         self._per_step = PerStepMean()  # the current learning rate's mean loss
         self._watch = SweepWatch(self.threshold_multiplier)  # whether the sweep stops
         self._batches_per_execution = 1  # the model's steps_per_execution
+        self._progress = None  # with `verbose`, the current sweep's keras.utils.Progbar
 
     @property
     def result(self):
@@ -273,6 +282,7 @@ class LrRangeTest(keras.callbacks.Callback):
         )
         self._injection.install(self.model, on_abandon=self.restore)
         self._checked_steps = 0  # the guard: the first step's learning rate, the validation loss
+        self._start_progress()
 
     # The loss of each learning rate comes from Keras's running loss mean and its sample count
     # (`PerStepMean`). Resetting the metrics at every learning rate instead costs a full state sync
@@ -307,7 +317,11 @@ class LrRangeTest(keras.callbacks.Callback):
             if step == 1 and self._checked_steps == 1:
                 self._checked_steps = 2
                 self._check_validation_is_per_step(self.val_loss[step, self._sweep])
+        if not math.isfinite(loss) and step < unread_learning_rates(self.steps):
+            self._refuse_early_non_finite_loss(loss)
         diverged = self._watch.diverged(loss)
+        if self._progress is not None:
+            self._progress.update(step + 1, [("lr", self.lr[step]), ("smoothed loss", self._watch.smoothed)])
         self._step += 1
         self._batches_in_step = 0
         if diverged or self._step == self.steps:
@@ -351,11 +365,43 @@ class LrRangeTest(keras.callbacks.Callback):
             scheduled["weight_decay"] = self.wd_list[self._sweep]
         return scheduled
 
+    def _start_progress(self):
+        """With `verbose`, a line naming the sweep and a progress bar over its learning rates."""
+        if not self.verbose:
+            return
+        wd = f", weight decay {self.wd_list[self._sweep]:g}" if self.wd_list else ""
+        low, high = self.lr_range
+        _fit_callbacks.print_message(
+            self,
+            f"Range test sweep {self._sweep + 1}/{self.n_wd}{wd}: {self.steps} learning rates from "
+            f"{low:.3g} to {high:.3g}, {self.batches_per_step} batches each",
+        )
+        self._progress = keras.utils.Progbar(
+            self.steps, stateful_metrics=["lr", "smoothed loss"], unit_name="learning rate"
+        )
+
+    def _refuse_early_non_finite_loss(self, loss):
+        step = self._step
+        wd = f", weight decay {self.wd_list[self._sweep]:g}" if self.wd_list else ""
+        self.restore()  # `fit` skips on_train_end when a hook raises
+        msg = (
+            f"The range test's loss was {loss} at learning rate {self.lr[step]:.3g}, number {step + 1} of "
+            f"{self.steps} (sweep {self._sweep + 1} of {self.n_wd}{wd}), before the sweep could show "
+            "anything. The likely cause: "
+            "NaN or infinite values in the data (x, y or sample weights), or a learning rate range that "
+            f"starts too high (received lr_range={self.lr_range}). The model and optimizer are restored "
+            "as they were."
+        )
+        raise CannotChooseError(msg)
+
     def _end_sweep(self, diverged):
-        if self.verbose:
-            wd = f" wd={self.wd_list[self._sweep]:g}" if self.wd_list else ""
-            how = "stopped early" if diverged else "done"
-            _fit_callbacks.print_message(self, f"LrRangeTest sweep {self._sweep + 1}/{self.n_wd}{wd}: {how}")
+        if self._progress is not None:
+            self._progress.update(self._step, finalize=True)
+            self._progress = None
+            if diverged:
+                _fit_callbacks.print_message(
+                    self, f"  stopped early at learning rate {self.lr[self._step - 1]:.3g}: the loss diverged"
+                )
         self._sweep += 1
         self._step, self._batches_in_step = 0, 0
         self._watch = SweepWatch(self.threshold_multiplier)
@@ -364,6 +410,7 @@ class LrRangeTest(keras.callbacks.Callback):
         self._restart_running_mean()
         if self._sweep < self.n_wd:
             self._injection.set_schedules(self._schedules())  # the next weight decay, in the same step
+            self._start_progress()
         else:
             self.model.stop_training = True
 
@@ -509,7 +556,9 @@ def lr_find(
         x, y: The training data, as for `model.fit`.
         batch_size, sample_weight, class_weight, shuffle, steps_per_epoch: As for `model.fit`.
         callbacks: More callbacks for the fit, or None.
-        verbose: `fit`'s verbosity. Defaults to 0.
+        verbose: 0 for silence, 1 (or 2, "auto") for the range test's own progress: a progress bar
+            per sweep over its learning rates (`LrRangeTest(verbose=True)`), not `fit`'s epoch bars.
+            Defaults to 0.
         validation_split: A Python float in [0, 1): the last fraction of array inputs becomes the
             range test's `validation_data`. Defaults to 0.
         **range_test_kwargs: The arguments of `LrRangeTest`.
@@ -542,7 +591,7 @@ def lr_find(
             msg = "Pass `validation_split` or `validation_data` to lr_find, not both."
             raise ValueError(msg)
         range_test_kwargs["validation_data"] = split_off
-    test = LrRangeTest(**range_test_kwargs)
+    test = LrRangeTest(verbose=bool(verbose), **range_test_kwargs)
     if steps_per_epoch is None:
         batches = _data.steps_per_epoch(x, batch_size, name="x")
     else:
@@ -554,7 +603,7 @@ def lr_find(
             y,
             batch_size=batch_size,
             epochs=epochs,
-            verbose=verbose,
+            verbose=0,  # the range test shows its own progress
             callbacks=[test, *(callbacks or [])],
             sample_weight=sample_weight,
             class_weight=class_weight,

@@ -109,6 +109,7 @@ class SweepWatch:
         self.best = math.inf  # the lowest loss so far
         self.best_smoothed = math.inf  # the lowest smoothed loss so far
         self._losses = []  # at most a sweep's learning rates: smoothed whole at each new one
+        self.smoothed = math.nan  # the smoothed loss at the last learning rate
 
     def diverged(self, loss):
         """Takes the next learning rate's loss; whether the sweep stops here."""
@@ -117,11 +118,62 @@ class SweepWatch:
         if not self._losses:
             self.first = loss
         self._losses.append(loss)
-        smoothed = float(suggest.smooth(self._losses, RELAPSE_SMOOTHING)[-1])
+        smoothed = self.smoothed = float(suggest.smooth(self._losses, RELAPSE_SMOOTHING)[-1])
         self.best = min(self.best, loss)
         self.best_smoothed = min(self.best_smoothed, smoothed)
         relapsed = self.best_smoothed < LEARNED_FRACTION * self.first and smoothed >= self.first
         return loss > self.threshold_multiplier * self.best or relapsed
+
+
+class CannotChooseError(ValueError):
+    """A range test whose curves cannot show where a one cycle should peak.
+
+    Raised by `RangeTestResult.choose_one_cycle` (and so by `fit_one_cycle` and
+    `OneCycle.from_range_test`) for a sweep that stopped before it showed a minimum, or whose loss
+    was lowest at the very start of the range and only rose after.
+    """
+
+
+# The rules read a sweep without its first `steps // 10` and last `TRIM_END` reached learning rates
+# (`suggest.trim`, as fastai does); a sweep needs `MIN_READ` more to show a minimum.
+TRIM_END = 5
+MIN_READ = 2
+
+
+def minimum_learning_rates(steps):
+    """The learning rates a sweep of `steps` must reach before its curve can show a minimum.
+
+    Example:
+
+    >>> minimum_learning_rates(100), minimum_learning_rates(10)
+    (17, 8)
+    """
+    return steps // 10 + TRIM_END + MIN_READ
+
+
+def unread_learning_rates(steps):
+    """The first learning rates of a sweep of `steps`, which the rules do not read (`suggest.trim`):
+    a loss that is not finite there is not the sweep's divergence but bad data or a range that starts
+    too high.
+
+    Example:
+
+    >>> unread_learning_rates(100), unread_learning_rates(10)
+    (11, 2)
+    """
+    return max(1, steps // 10 + 1)
+
+
+@dataclasses.dataclass(frozen=True)
+class _WeightDecayChoice:
+    """Which sweep the weight-decay rule chose (`column`), the sweeps tied with it, and each
+    sweep's lowest smoothed loss and the margin within which it counts as tied, on loss `set`."""
+
+    column: int
+    tied: tuple
+    lowest: np.ndarray
+    spread: np.ndarray
+    set: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,13 +221,37 @@ class RangeTestResult:
             `wd_list[j]`; NaN where the sweep never got.
         val_loss: The same for the validation loss, or None.
         wd_list: The weight decays, one per column, or () for one sweep without a grid.
+        one_cycle_choice: The `OneCycleChoice` a one cycle trained with, when one did (the result
+            `fit_one_cycle` returns as `history.range_test`): `plot()` then marks that peak, and
+            the result's repr names it. Defaults to None.
     """
 
-    def __init__(self, lr, loss, val_loss=None, wd_list=()):
+    def __init__(self, lr, loss, val_loss=None, wd_list=(), *, one_cycle_choice=None):
         self.lr = np.asarray(lr)
         self.loss = None if loss is None else np.asarray(loss, dtype=np.float64)
         self.val_loss = None if val_loss is None else np.asarray(val_loss, dtype=np.float64)
         self.wd_list = tuple(wd_list)
+        if one_cycle_choice is not None and not isinstance(one_cycle_choice, OneCycleChoice):
+            _checks.fail("one_cycle_choice", "a OneCycleChoice, or None", one_cycle_choice, TypeError)
+        self.one_cycle_choice = one_cycle_choice
+
+    def with_one_cycle_choice(self, choice):
+        """The same arrays with the choice that a one cycle trained with (a new result)."""
+        return RangeTestResult(self.lr, self.loss, self.val_loss, self.wd_list, one_cycle_choice=choice)
+
+    def __repr__(self):
+        sweeps = f"wd_list={list(self.wd_list)}" if self.wd_list else "one sweep"
+        text = (
+            f"RangeTestResult({len(self.lr)} learning rates {self.lr[0]:.3g} to {self.lr[-1]:.3g}, {sweeps}"
+        )
+        if self.loss is None:
+            return text + ", not run)"
+        choice = self.one_cycle_choice
+        if choice is not None:
+            steps = "" if choice.total_steps is None else f" for {choice.total_steps} steps"
+            wd = "" if choice.weight_decay is None else f", weight decay {choice.weight_decay:g}"
+            return text + f"; the one cycle trained with peak {choice.peak:.3g}{steps}{wd})"
+        return text + "; the one-cycle peak depends on the cycle's length: choose_one_cycle(total_steps=...))"
 
     @property
     def n_wd(self):
@@ -202,15 +278,31 @@ class RangeTestResult:
 
     @property
     def best_wd(self):
-        """The weight decay whose sweep reached the lowest smoothed loss (validation loss if given).
+        """The weight decay the range test chooses: the one `choose_one_cycle` trains with.
 
-        None without a weight-decay grid.
+        The smallest of the weight decays whose sweeps reached a lowest smoothed loss (validation
+        loss if given) within noise of the best (see `choose_one_cycle`, steps 1 and 2). None
+        without a weight-decay grid.
         """
         if not self.wd_list:
             return None
-        losses = self.losses("valid" if self.val_loss is not None else "train")
-        lowest = [np.nanmin(suggest.smooth(losses[:, j]), initial=np.inf) for j in range(self.n_wd)]
-        return self.wd_list[int(np.argmin(lowest))]
+        return self.wd_list[self._weight_decay_choice(None).column]
+
+    def _weight_decay_choice(self, set):
+        """Steps 1 and 2 of `choose_one_cycle`: which sweep, which are tied, and why."""
+        if set is None:
+            set = "valid" if self.val_loss is not None else "train"
+        losses = self.losses(set)
+        smoothed = np.stack([suggest.smooth(losses[:, j], _SMOOTHING) for j in range(self.n_wd)], 1)
+        lowest = np.array([np.nanmin(c) if np.isfinite(c).any() else np.inf for c in smoothed.T])
+        noise = np.array([_lowest_point_noise(losses[:, j]) for j in range(self.n_wd)])
+        best = int(np.argmin(lowest))
+        spread = np.maximum(
+            WD_NOISE_SIGMAS * np.sqrt(noise**2 + noise[best] ** 2), WD_RELATIVE_TIE * abs(lowest[best])
+        )
+        tied = tuple(j for j in range(self.n_wd) if lowest[j] <= lowest[best] + spread[j])
+        column = min(tied, key=lambda j: self.wd_list[j]) if self.wd_list else 0
+        return _WeightDecayChoice(column, tied, lowest, spread, set)
 
     def choose_one_cycle(self, divisor=None, set=None, total_steps=None):
         """The one-cycle peak and weight decay this range test points to, knowing its noise.
@@ -271,25 +363,16 @@ class RangeTestResult:
             divisor = _checks.check_number("divisor", divisor, low=1.0)
             if total_steps is not None:
                 _checks.check_count("total_steps", total_steps)
-        if set is None:
-            set = "valid" if self.val_loss is not None else "train"
-        losses = self.losses(set)
-        smoothed = np.stack([suggest.smooth(losses[:, j], _SMOOTHING) for j in range(self.n_wd)], 1)
-        lowest = np.array([np.nanmin(c) if np.isfinite(c).any() else np.inf for c in smoothed.T])
-        noise = np.array([_lowest_point_noise(losses[:, j]) for j in range(self.n_wd)])
-        best = int(np.argmin(lowest))
-        spread = np.maximum(
-            WD_NOISE_SIGMAS * np.sqrt(noise**2 + noise[best] ** 2), WD_RELATIVE_TIE * abs(lowest[best])
-        )
-        tied = [j for j in range(self.n_wd) if lowest[j] <= lowest[best] + spread[j]]
+        if set is not None:
+            _checks.check_choice("set", set, ("train", "valid"))
+        wd_choice = self._weight_decay_choice(set)
+        chosen, tied = wd_choice.column, wd_choice.tied
         if self.wd_list:
-            chosen = min(tied, key=lambda j: self.wd_list[j])
             weight_decay = self.wd_list[chosen]
             tied_wds = tuple(sorted(self.wd_list[j] for j in tied))
         else:
-            chosen, weight_decay, tied_wds = 0, None, ()
-        lrs, curve = self._rules_view(self.losses("train")[:, chosen])
-        at_lowest = float(lrs[int(np.argmin(curve))])
+            weight_decay, tied_wds = None, ()
+        at_lowest = self._lowest_loss_lr(chosen)
         peak = at_lowest / divisor
         limit = None if self.val_loss is None else self._validation_limit(chosen)
         capped = ""
@@ -304,14 +387,43 @@ class RangeTestResult:
             how = f"weight decay {weight_decay:g} lowest beyond noise"
         length = "" if total_steps is None else f", for a cycle of {total_steps} steps"
         reason = (
-            f"peak = lr at the lowest smoothed loss ({at_lowest:.3g}) / {divisor:.3g}{length}{capped}; {how}"
+            f"peak {peak:.3g} = {at_lowest:.3g} (the learning rate at the lowest smoothed loss) / "
+            f"{divisor:.3g}{length}{capped}; {how}"
         )
         return OneCycleChoice(float(peak), weight_decay, tied_wds, reason, float(divisor), total_steps, limit)
+
+    def _lowest_loss_lr(self, column):
+        """The learning rate at the lowest point of a sweep's smoothed training loss, as the rules
+        see it (`_rules_view`); a `CannotChooseError` when the sweep cannot show one."""
+        losses = self.losses("train")[:, column]
+        reached = int(np.isfinite(losses).sum())
+        sweep = f"sweep {self.sweep_labels[column]}" if self.wd_list else "the sweep"
+        needed = minimum_learning_rates(len(self.lr))
+        if reached < min(needed, len(self.lr)):  # a sweep that ran to its end is never too short
+            where = f" (up to lr {self.lr[reached - 1]:.3g})" if reached else ""
+            msg = (
+                f"The range test cannot choose a one-cycle peak: {sweep} reached {reached} of its "
+                f"{len(self.lr)} learning rates{where} before it stopped, too few to show a minimum "
+                f"(it needs {needed}). Its loss diverged or was not finite at once: look for NaN or "
+                "infinite values in the data, or start `lr_range` lower."
+            )
+            raise CannotChooseError(msg)
+        lrs, curve = self._rules_view(losses)
+        lowest = int(np.argmin(curve))
+        if lowest == 0:
+            msg = (
+                f"The range test cannot choose a one-cycle peak: the smoothed loss of {sweep} was "
+                f"lowest at the start of the learning rates it reads ({lrs[0]:.3g}) and only rose "
+                f"after: the range starts too high to show a minimum. Start `lr_range` lower "
+                f"(received lr_range=({self.lr[0]:.3g}, {self.lr[-1]:.3g}))."
+            )
+            raise CannotChooseError(msg)
+        return float(lrs[lowest])
 
     def _rules_view(self, losses):
         """`(lrs, curve)`: one sweep's losses smoothed and trimmed as fastai's rules see them (the
         first `len(lr) // 10` and the last 5 reached steps dropped, `suggest.trim`)."""
-        return suggest.trim(self.lr, suggest.smooth(losses, _SMOOTHING), len(self.lr) // 10)
+        return suggest.trim(self.lr, suggest.smooth(losses, _SMOOTHING), len(self.lr) // 10, TRIM_END)
 
     def _validation_limit(self, column):
         """The first learning rate past the minimum of a sweep's smoothed validation loss (as the
@@ -364,8 +476,13 @@ class RangeTestResult:
     ):
         """Plots loss against learning rate, one curve per weight decay; returns the Figure.
 
-        By default the legend shows what `choose_one_cycle` chose: the peak, marked with a vertical
-        line, and the weight decay ("chosen" beside its sweep, "tied" beside sweeps within noise).
+        By default the legend shows what `choose_one_cycle` chose: the weight decay ("chosen" beside
+        its sweep, "tied" beside sweeps within noise of the best, "not tied" with the margin that
+        decided it) and the one-cycle peak, marked with a vertical line. The peak depends on the
+        cycle's length: it is the one of `total_steps` when given, the one a one cycle trained with
+        for a result that knows it (`fit_one_cycle`'s `history.range_test`), and otherwise a shaded
+        band from the peak of a long cycle to that of a short one. A range test that cannot choose
+        (`CannotChooseError`) is plotted without marks, its title saying so.
 
         Args:
             set: `"train"` or `"valid"`. Defaults to `"train"`.
@@ -377,25 +494,40 @@ class RangeTestResult:
                 `result.suggest("valley")` for a constant rate. Defaults to None.
             mark_label: Its legend label. Defaults to "one-cycle peak ..." or "suggested lr ...".
             total_steps: A Python int >= 1: the length of the cycle whose peak is marked (see
-                `choose_one_cycle`), or None when unknown. Defaults to None.
+                `choose_one_cycle`), or None. Defaults to None.
         """
         from keras_one_cycle_clr import plot
 
         losses = self.losses(set)
         ma = _checks.check_bool("ma", ma)
+        if total_steps is not None:
+            total_steps = _checks.check_count("total_steps", total_steps)
         labels = list(self.sweep_labels)
+        span = None
+        title = None
         if mark is None:
-            choice = self.choose_one_cycle(total_steps=total_steps)
-            mark = choice.peak
-            if mark_label is None:
+            try:
+                choice = self._plotted_choice(total_steps)
+            except CannotChooseError:
+                choice, title = None, "Learning-rate range test (no one-cycle choice: see choose_one_cycle)"
+            if choice is not None:
+                labels = self._weight_decay_labels(choice)
                 wd = "" if choice.weight_decay is None else f", wd {choice.weight_decay:g}"
-                steps = "" if total_steps is None else f" ({total_steps} steps)"
-                mark_label = f"one-cycle peak {choice.peak:.3g}{steps}{wd}"
-            for j, wd in enumerate(self.wd_list):
-                if wd == choice.weight_decay:
-                    labels[j] += " (chosen)"
-                elif wd in choice.weight_decays_tied:
-                    labels[j] += " (tied)"
+                if choice.total_steps is not None:
+                    mark = choice.peak
+                    trained = "trained, " if choice is self.one_cycle_choice and total_steps is None else ""
+                    mark_label = (
+                        mark_label
+                        or f"one-cycle peak {choice.peak:.3g} ({trained}{choice.total_steps} steps{wd})"
+                    )
+                else:
+                    short, long = (self.choose_one_cycle(total_steps=t).peak for t in (1, BUDGET_MAX_STEPS))
+                    span = (
+                        long,
+                        short,
+                        f"one-cycle peak by cycle length: {short:.3g} (short) to {long:.3g} "
+                        f"({BUDGET_MAX_STEPS}+ steps){wd}; pass total_steps",
+                    )
         else:
             mark = _checks.check_positive("mark", mark)
         return plot.plot_range_test(
@@ -408,7 +540,36 @@ class RangeTestResult:
             x_scale=x_scale,
             y_scale=y_scale,
             ylabel="validation loss" if set == "valid" else "training loss",
+            span=span,
+            title=title,
         )
+
+    def _plotted_choice(self, total_steps):
+        """The choice a plot marks: for `total_steps`, else the one a cycle trained with, else one
+        for an unknown length (its weight decay; the plot shows its peak as a band)."""
+        if total_steps is None and self.one_cycle_choice is not None:
+            return self.one_cycle_choice
+        return self.choose_one_cycle(total_steps=total_steps)
+
+    def _weight_decay_labels(self, choice):
+        """Legend labels saying which weight decay was chosen and why each other one is tied or not."""
+        if not self.wd_list:
+            return list(self.sweep_labels)
+        rule = self._weight_decay_choice(None)
+        best = float(np.min(rule.lowest))
+        on = " on the validation loss" if rule.set == "valid" else ""
+        labels = []
+        for j, label in enumerate(self.sweep_labels):
+            over = (rule.lowest[j] - best) / abs(best) if best else 0.0
+            margin = rule.spread[j] / abs(best) if best else 0.0
+            if self.wd_list[j] == choice.weight_decay:
+                why = "smallest tied" if len(rule.tied) > 1 else "lowest"
+                labels.append(f"{label} (chosen: {why}{on})")
+            elif j in rule.tied:
+                labels.append(f"{label} (tied: +{over:.0%} within the noise margin {margin:.0%})")
+            else:
+                labels.append(f"{label} (not tied: +{over:.0%}, beyond the noise margin {margin:.0%})")
+        return labels
 
 
 class PerStepMean:

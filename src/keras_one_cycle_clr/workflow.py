@@ -1,17 +1,20 @@
 """`fit_one_cycle`: the range test, its choice of peak and weight decay, and one cycle, in one call.
 
-fastai's `learn.fit_one_cycle` for Keras: with `lr_max=None` (and/or `weight_decay=None`) it runs
-`lr_find` on the same data, lets the range test choose (`RangeTestResult.choose_one_cycle`), sets the
-optimizer's weight decay and trains one cycle with `OneCycle`.
+fastai's `learn.fit_one_cycle` for Keras: with `lr_max=None` it runs `lr_find` on the same data,
+lets the range test choose the peak (and the weight decay, with `weight_decay=None`,
+`RangeTestResult.choose_one_cycle`), sets the optimizer's weight decay and trains one cycle with
+`OneCycle`.
 """
 
 from __future__ import annotations
 
 import inspect
+import warnings
 
 import keras
 
-from keras_one_cycle_clr import _checks, hyperparams
+from keras_one_cycle_clr import _checks, _fit_callbacks, hyperparams
+from keras_one_cycle_clr import _keras_compat as compat
 from keras_one_cycle_clr.callbacks import OneCycle
 from keras_one_cycle_clr.range_test import lr_find
 
@@ -36,14 +39,21 @@ def fit_one_cycle(
 ):
     """Trains `model` for one cycle of `epochs` epochs, choosing what is not given by a range test.
 
-    With `lr_max` and `weight_decay` given, this is `model.fit(..., callbacks=[OneCycle(...)])` with
-    the optimizer's weight decay set. With either left None, a range test (`lr_find`) runs first on
-    the same data and the same `fit` arguments, over `DEFAULT_WD_LIST` when `weight_decay` is None,
-    with the validation data of the fit when it has some (`validation_data` as arrays or
-    `validation_split`); the model is restored bit for bit after it. Its result chooses the peak
-    and the weight decay (`RangeTestResult.choose_one_cycle`, the peak for the cycle's length in
-    optimizer steps) and stays reachable as `history.range_test` (for `history.range_test.plot()`);
-    the choice is `history.one_cycle_choice`.
+    With `lr_max` given, this is `model.fit(..., callbacks=[OneCycle(...)])`, with the optimizer's
+    weight decay set to `weight_decay`, or left as the optimizer has it when that is None: no range
+    test runs (as in fastai's `fit_one_cycle(lr_max=...)`). With `lr_max` None, a range test
+    (`lr_find`) runs first on the same data and the same `fit` arguments, over `DEFAULT_WD_LIST`
+    when `weight_decay` is None (else that weight decay alone), with the validation data of the fit
+    when it has some (`validation_data` as arrays or `validation_split`); the model is restored bit
+    for bit after it. Its result chooses the peak and the weight decay
+    (`RangeTestResult.choose_one_cycle`, the peak for the cycle's length in optimizer steps) and
+    stays reachable as `history.range_test`, which knows the choice the cycle trained with
+    (`history.range_test.plot()` marks that peak); the choice is `history.one_cycle_choice`.
+
+    Every check that does not need the range test's result runs before it (the arguments, the
+    other callbacks, an optimizer without momentum given a `momentum_range`); a call that raises
+    leaves the optimizer's weight decay as it was. With `verbose` on (`fit`'s default), the range
+    test shows its progress per sweep and a line says which cycle trains and why before it starts.
 
     Example:
 
@@ -65,7 +75,8 @@ def fit_one_cycle(
         lr_max: A Python float > 0: the peak learning rate, or None to let a range test choose it.
             Defaults to None.
         weight_decay: A Python float >= 0: the optimizer's decoupled weight decay for the cycle, or
-            None to let a range test choose among `DEFAULT_WD_LIST`. Defaults to None.
+            None: chosen by the range test among `DEFAULT_WD_LIST` when `lr_max` is None, the
+            optimizer's own when `lr_max` is given. Defaults to None.
         momentum_range: As for `OneCycle`. Defaults to (0.95, 0.85).
         div_factor: A Python float > 1: the cycle starts at `lr_max / div_factor`. Defaults to 25.
         range_test: A dict of `LrRangeTest` arguments for the range test, or None. Defaults to None.
@@ -79,7 +90,10 @@ def fit_one_cycle(
 
     Raises:
         ValueError, TypeError: for an argument outside the ranges above or one `model.fit` does not
-            take, before any training.
+            take, another callback that sets the learning rate, or an optimizer without momentum
+            given a `momentum_range`, before any training.
+        CannotChooseError: when the range test's curves cannot show a peak (a loss that was not
+            finite from its first learning rates, a sweep that only rose), before the cycle.
     """
     if not isinstance(model, keras.Model) or getattr(model, "optimizer", None) is None:
         _checks.fail("model", "a compiled keras.Model", model, TypeError)
@@ -98,9 +112,23 @@ def fit_one_cycle(
         )
         raise TypeError(msg)
     momentum_range = _checks.check_momentum_range("momentum_range", momentum_range)
+    # Every check the cycle's fit would make that can run now runs before the range test.
+    others = fit_kwargs.pop("callbacks", None) or []
+    if not isinstance(others, (list, tuple)) or not all(
+        isinstance(c, keras.callbacks.Callback) for c in others
+    ):
+        _checks.fail("callbacks", "a list of keras.callbacks.Callback, or None", others, TypeError)
+    one_cycle = OneCycle(lr_range=(1.0 / div_factor, 1.0), momentum_range=momentum_range)
+    _fit_callbacks.check_sole_learning_rate_callback(one_cycle, list(others))
+    if momentum_range is not None:
+        with warnings.catch_warnings():  # an optimizer without a momentum is OneCycle's to warn about
+            warnings.simplefilter("ignore")
+            hyperparams.momentum_attribute(model.optimizer)  # refuses SGD(momentum=0.0) now
+    verbose = fit_kwargs.get("verbose", "auto") not in (0, False)
 
     result = choice = None
-    if lr_max is None or weight_decay is None:
+    optimizer = hyperparams.innermost_optimizer(model.optimizer)
+    if lr_max is None:
         kwargs = dict(range_test or {})
         kwargs.setdefault("wd_list", DEFAULT_WD_LIST if weight_decay is None else (weight_decay,))
         validation = fit_kwargs.get("validation_data")
@@ -109,24 +137,58 @@ def fit_one_cycle(
         elif fit_kwargs.get("validation_split") and "validation_data" not in kwargs:
             kwargs["validation_split"] = fit_kwargs["validation_split"]
         shared = {k: fit_kwargs[k] for k in _SHARED_FIT_ARGUMENTS if k in fit_kwargs}
-        result = lr_find(model, x, y, **shared, **kwargs)
+        if verbose:
+            compat.print_msg(
+                "fit_one_cycle: a range test chooses the peak"
+                + (" and the weight decay" if weight_decay is None else "")
+                + " first (the model is restored after it)"
+            )
+        result = lr_find(model, x, y, verbose=verbose, **shared, **kwargs)
         choice = result.choose_one_cycle()  # its weight decay; the peak waits for the cycle's length
         weight_decay = choice.weight_decay if weight_decay is None else weight_decay
-
-    optimizer = hyperparams.innermost_optimizer(model.optimizer)
-    if weight_decay or optimizer.weight_decay is not None:  # None removes decay from the step
-        optimizer.weight_decay = weight_decay
-    if lr_max is None:  # the peak follows the cycle's length, which fit decides
         one_cycle = OneCycle.from_range_test(result, div_factor=div_factor, momentum_range=momentum_range)
-    else:
+    else:  # the peak is given: no range test (as fastai's fit_one_cycle(lr_max=...))
         one_cycle = OneCycle(lr_range=(lr_max / div_factor, lr_max), momentum_range=momentum_range)
-    callbacks = [one_cycle, *(fit_kwargs.pop("callbacks", None) or [])]
-    history = model.fit(x, y, epochs=epochs, callbacks=callbacks, **fit_kwargs)
-    history.range_test = result
+
+    callbacks = [one_cycle, *others]
+    if verbose:
+        callbacks.insert(1, _AnnounceCycle(one_cycle))
+    weight_decay_before = optimizer.weight_decay
+    if weight_decay is None:
+        weight_decay = weight_decay_before  # the optimizer's own
+    elif weight_decay or weight_decay_before is not None:  # None removes decay from the step
+        optimizer.weight_decay = weight_decay
+    try:
+        history = model.fit(x, y, epochs=epochs, callbacks=callbacks, **fit_kwargs)
+    except BaseException:
+        optimizer.weight_decay = weight_decay_before  # a refused or interrupted call changes nothing of it
+        raise
     history.one_cycle_choice = one_cycle.one_cycle_choice or choice
+    history.range_test = None if result is None else result.with_one_cycle_choice(history.one_cycle_choice)
     history.params["lr_max"] = one_cycle.lr_range[1]
     history.params["weight_decay"] = weight_decay
     return history
+
+
+class _AnnounceCycle(keras.callbacks.Callback):
+    """Prints, before the cycle's first epoch, the cycle fit_one_cycle trains and why (verbose)."""
+
+    def __init__(self, one_cycle):
+        super().__init__()
+        self.one_cycle = one_cycle
+        self._announced = False
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if self._announced:
+            return
+        self._announced = True
+        low, peak = self.one_cycle.lr_range
+        steps = self.one_cycle.cycle_updates
+        line = f"fit_one_cycle: one cycle of {steps} steps, learning rate {low:.3g} to {peak:.3g}"
+        choice = self.one_cycle.one_cycle_choice
+        if choice is not None:
+            line += f" ({choice.reason})"
+        compat.print_msg(line)
 
 
 def _are_arrays(validation):
