@@ -100,7 +100,11 @@ def trimmed(curves, values):
 
 # -- weight-decay rules: curves -> wd ----------------------------------------------------------------
 def wd_current(curves):
-    return float(curves.library_test().best_wd)
+    """The first session's weight-decay rule (the library's `best_wd` until issue 21): the sweep with
+    the lowest smoothed loss, validation loss when there is some, ties or not."""
+    values = curves.smoothed("valid" if curves.val_loss is not None else "train")
+    lowest = [np.nanmin(values[:, j], initial=np.inf) for j in range(values.shape[1])]
+    return float(curves.wd_list[int(np.argmin(lowest))])
 
 
 def wd_fixed(value):
