@@ -4,6 +4,7 @@ Works on the TensorFlow, JAX and PyTorch backends. The schedules run inside the 
 """
 
 from keras_one_cycle_clr._keras_compat import KerasCompatibilityError
+from keras_one_cycle_clr.adaptive import AdaptiveOneCycle
 from keras_one_cycle_clr.callbacks import CLR, OneCycle
 from keras_one_cycle_clr.history import (
     concatenate_history,
@@ -21,6 +22,7 @@ from keras_one_cycle_clr.workflow import fit_one_cycle
 
 __all__ = [
     "CLR",
+    "AdaptiveOneCycle",
     "AttachedSchedules",
     "CannotChooseError",
     "CyclicSchedule",

@@ -1,0 +1,295 @@
+"""`AdaptiveOneCycle`: a one cycle whose warm-up finds its own peak while it trains.
+
+The learning rate rises geometrically from `lr_range[0]` towards the ceiling `lr_range[1]` over at
+most `warmup_fraction` of the cycle, momentum falling linearly as it rises. `WarmupWatch` reads the
+training loss along the way; when it says the loss no longer falls, the model and its optimizer's
+state are rolled back to an in-memory snapshot taken at or before the learning rate it chose as the
+peak, and the rest of the cycle anneals from that peak to `final_lr` (cosine), momentum rising back.
+The turn is an assignment to the schedules' packed numbers (`ScheduleInjection.set_schedules`): no
+retrace. A warm-up that reaches the ceiling without turning peaks there.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import math
+
+from keras_one_cycle_clr import _checks, _fit_callbacks, hyperparams, schedules
+from keras_one_cycle_clr import _keras_compat as compat
+from keras_one_cycle_clr.callbacks import OneCycle
+from keras_one_cycle_clr.range_test import TrainingState
+from keras_one_cycle_clr.warmup_watch import WarmupWatch
+
+# The centred window spans this factor of learning rate, and snapshots are taken every half of it.
+SMOOTHING_FACTOR = 1.25
+MIN_HALF_WIDTH = 2  # and at least five observations
+# At most this many snapshots over a whole warm-up (each a copy of the model and optimizer state): the
+# rollback lands within 1/50 of the warm-up's learning-rate span (a factor 1.23 over 4.5 decades).
+SNAPSHOTS_PER_WARMUP = 50
+
+
+@dataclasses.dataclass(frozen=True)
+class AdaptiveChoice:
+    """Where an adaptive warm-up turned, what it chose and what the turn cost.
+
+    Attributes:
+        peak: The peak learning rate the cycle annealed from.
+        turn_step: The cycle's step (update) after which the warm-up turned.
+        best_step: The step at the centre of the lowest centred loss window.
+        restored_step: The step of the snapshot the model was rolled back to, or None (no rollback:
+            the warm-up reached its ceiling).
+        steps_lost: `turn_step + 1 - restored_step`: updates undone by the rollback.
+        reason: One sentence saying why it turned where it did.
+    """
+
+    peak: float
+    turn_step: int
+    best_step: int
+    restored_step: int | None
+    steps_lost: int
+    reason: str
+
+
+class AdaptiveOneCycle(OneCycle):
+    """A one cycle whose warm-up keeps rising while the training loss keeps falling (issue 23).
+
+    The warm-up raises the learning rate geometrically from `lr_range[0]` to the ceiling
+    `lr_range[1]` over `warmup_fraction` of the cycle; `WarmupWatch` turns it when the centred
+    training loss stops falling (see `keras_one_cycle_clr.warmup_watch`), the model is rolled back to
+    a snapshot taken at or before the chosen peak (weights and optimizer slots, in memory; the step
+    counter keeps counting, so the cycle keeps its length), and the rest of the cycle anneals from the
+    peak to `final_lr`. `adaptive_choice` says what it chose and why; `learning_rate` and `momentum`
+    in the logs and `schedule_values` show the cycle as it really ran.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> import keras_one_cycle_clr as kclr
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    >>> model.compile(keras.optimizers.SGD(momentum=0.9), "mse")
+    >>> x = np.random.default_rng(0).normal(size=(512, 4))
+    >>> y = x @ np.ones((4, 1))
+    >>> adaptive = kclr.AdaptiveOneCycle(momentum_range=(0.95, 0.85))
+    >>> _ = model.fit(x, y, epochs=10, batch_size=16, callbacks=[adaptive], verbose=0)
+    >>> adaptive.adaptive_choice.peak < 3.0
+    True
+
+    Args:
+        lr_range: A pair of Python floats `(start, ceiling)`, `0 < start < ceiling`: the warm-up's
+            first learning rate and the highest it may reach. Defaults to (1e-4, 3.0).
+        momentum_range: As for `OneCycle`. Defaults to None.
+        warmup_fraction: A Python float in (0, 1): the longest the warm-up may take, as a fraction
+            of the cycle. Defaults to 0.3.
+        patience_factor: A Python float > 1: turn when the learning rate grew this many times since
+            the centred loss's minimum without a new one. Defaults to 3.
+        min_peak: A Python float > 0, or None for `10 x lr_range[0]`: the lowest peak, and the
+            lowest minimum at which patience turns the warm-up (a rising or non-finite loss turns it
+            at any rate). Defaults to None.
+        peak_factor: A Python float in (0, 1]: the peak is the minimum's learning rate times this.
+            Defaults to 1.
+        final_lr: A Python float >= 0: the learning rate at the end of the cycle. Defaults to 0.
+        record_frq: As for `OneCycle`. Defaults to 10.
+        verbose: Print the turn when it happens, and the learning rate every epoch. Defaults to False.
+
+    Raises:
+        ValueError, TypeError: for an argument outside the ranges above, at construction; at the
+            start of `fit` for what `OneCycle` refuses, and for gradient accumulation.
+    """
+
+    # Batch ends read the losses, and the turn rolls the model back: on the fit's own thread.
+    async_safe = False
+
+    def __init__(
+        self,
+        lr_range=(1e-4, 3.0),
+        momentum_range=None,
+        warmup_fraction=0.3,
+        *,
+        patience_factor=3.0,
+        min_peak=None,
+        peak_factor=1.0,
+        final_lr=0.0,
+        record_frq=10,
+        verbose=False,
+    ):
+        super().__init__(
+            lr_range,
+            momentum_range,
+            phase_one_fraction=warmup_fraction,
+            record_frq=record_frq,
+            verbose=verbose,
+            final_lr=final_lr,
+        )
+        self.warmup_fraction = self.phase_one_fraction
+        self.patience_factor = _checks.check_number(
+            "patience_factor", patience_factor, low=1.0, low_inclusive=False
+        )
+        if min_peak is None:
+            min_peak = 10.0 * self.lr_range[0]
+        self.min_peak = _checks.check_positive("min_peak", min_peak)
+        self.peak_factor = _checks.check_number(
+            "peak_factor", peak_factor, low=0.0, high=1.0, low_inclusive=False
+        )
+        self.adaptive_choice = None
+        self._turned = None  # the schedules as they ran, once turned: {"lr": Piecewise, ...}
+        self._watch = None
+        # (step, TrainingState): the latest at or before the centred loss's minimum, and those after.
+        self._snapshots = collections.deque()
+        self._last_end = None  # (batch, running mean) of the last batch end this epoch
+
+    # -- schedules -------------------------------------------------------------------------------
+    def _warmup_steps(self, total_steps):
+        return max(2, round(self.warmup_fraction * total_steps))
+
+    def _planned_lr(self, step, total_steps):
+        """The warm-up's learning rate at `step`: geometric from the start to the ceiling."""
+        low, high = self.lr_range
+        end = self._warmup_steps(total_steps) - 1
+        return low * (high / low) ** (min(step, end) / end)
+
+    def _planned_momentum(self, step, total_steps):
+        start, low = self.momentum_range
+        end = self._warmup_steps(total_steps) - 1
+        return start + (low - start) * min(step, end) / end
+
+    def _build_schedules(self, total_steps):
+        if self._turned is not None and self._turned["total_steps"] == total_steps:
+            return {"lr": self._turned["lr"], "momentum": self._turned["momentum"]}
+        end, last = float(self._warmup_steps(total_steps) - 1), float(total_steps - 1)
+        low, high = self.lr_range
+        lr = schedules.Piecewise((0.0, end, last), (low, high, self.final_lr), ("exp", "cos"))
+        momentum = None
+        if self.momentum_range is not None:
+            start, trough = self.momentum_range
+            momentum = schedules.Piecewise((0.0, end, last), (start, trough, start), ("linear", "cos"))
+        return {"lr": lr, "momentum": momentum}
+
+    def _turned_schedules(self, turn_step, peak, total_steps):
+        """The schedules as they run after turning at `turn_step`: the warm-up up to it, the peak at
+        the next step, cosine annealing to the end."""
+        knots = (0.0, float(turn_step), float(turn_step + 1), float(max(total_steps - 1, turn_step + 1)))
+        low = self.lr_range[0]
+        lr = schedules.Piecewise(
+            knots,
+            (low, self._planned_lr(turn_step, total_steps), peak, self.final_lr),
+            ("exp", "linear", "cos"),
+        )
+        momentum = None
+        if self.momentum_range is not None:
+            start, trough = self.momentum_range
+            at_turn = self._planned_momentum(turn_step, total_steps)
+            momentum = schedules.Piecewise(
+                knots, (start, at_turn, trough, start), ("linear", "linear", "cos")
+            )
+        return {"lr": lr, "momentum": momentum, "total_steps": total_steps}
+
+    def _rise_end_batch(self):
+        return self._warmup_steps(self._cycle_updates)
+
+    def _label(self):
+        return "AdaptiveOneCycle"
+
+    # -- Keras hooks -----------------------------------------------------------------------------
+    def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
+        if self._batches_per_update != 1:
+            msg = (
+                "AdaptiveOneCycle reads the loss of every update, which gradient accumulation mixes "
+                "across batches: create the optimizer without `gradient_accumulation_steps`. "
+                f"Received: gradient_accumulation_steps={self._batches_per_update}"
+            )
+            raise ValueError(msg)
+        self.adaptive_choice = None
+        self._turned = None
+        self._snapshots.clear()
+        warmup = self._warmup_steps(self._cycle_updates)
+        low, high = self.lr_range
+        half_width = max(
+            MIN_HALF_WIDTH, round(warmup * math.log(SMOOTHING_FACTOR) / math.log(high / low) / 2)
+        )
+        self._snapshot_every = max(half_width, math.ceil(warmup / SNAPSHOTS_PER_WARMUP))
+        self._watch = WarmupWatch(half_width, self.patience_factor, self.min_peak, self.peak_factor)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        super().on_epoch_begin(epoch, logs)
+        self._last_end = (-1, 0.0)  # Keras restarts its running loss mean every epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, logs)
+        if self._turned is not None or logs is None or "loss" not in logs:
+            return
+        batch = min(compat.batch_end_step(batch, self._batches_per_execution), self._batches_per_epoch - 1)
+        step = self._epoch_start_batch + batch  # the cycle's step (update) just run
+        if step >= self._warmup_steps(self._cycle_updates) - 1:
+            self._turn_at_ceiling(step)
+            return
+        before, mean_before = self._last_end
+        mean = float(logs["loss"])
+        self._last_end = (batch, mean)
+        if batch == before:
+            return
+        loss = ((batch + 1) * mean - (before + 1) * mean_before) / (batch - before)
+        middle = step - (batch - before - 1) / 2  # the observation's learning rate: its middle step
+        lr = self._planned_lr(middle, self._cycle_updates)
+        if self._watch.add(lr, loss):
+            self._turn(step)
+            return
+        if len(self._watch.losses) % self._snapshot_every == 0:
+            self._snapshots.append((step, TrainingState(self.model)))  # `self.model` syncs JAX's state
+        best = self._step_of(self._watch.best_index, step)
+        while best is not None and len(self._snapshots) > 1 and self._snapshots[1][0] <= best:
+            self._snapshots.popleft()  # a later one is still at or before the minimum
+
+    def _step_of(self, index, step):
+        """The cycle step of observation `index`, the latest (`step`) being the last one."""
+        return None if index is None else step - (len(self._watch.losses) - 1 - index)
+
+    # -- the turn --------------------------------------------------------------------------------
+    def _turn(self, step):
+        turn = self._watch.turn
+        best_step = self._step_of(turn.best_index, step)
+        usable = [(s, state) for s, state in self._snapshots if s <= best_step]
+        restored = usable[-1] if usable else None  # none yet: the minimum came before any snapshot
+        model = self.model  # on JAX, syncs the trainer's state: the restore and the new schedules land
+        restored_step = None
+        if restored is not None:
+            restored_step, state = restored
+            _restore_keeping_step(state, model)
+        peak = min(max(turn.peak, self.lr_range[0]), self.lr_range[1])
+        self._install_turn(step, peak, best_step, restored_step, turn.reason)
+
+    def _turn_at_ceiling(self, step):
+        # The planned schedules already anneal from the ceiling: nothing to change in the step.
+        self._turned = {**self._build_schedules(self._cycle_updates), "total_steps": self._cycle_updates}
+        self._record_choice(self.lr_range[1], step, step, None, "the warm-up reached its ceiling")
+
+    def _install_turn(self, step, peak, best_step, restored_step, reason):
+        self._turned = self._turned_schedules(step, peak, self._cycle_updates)
+        scheduled = {"learning_rate": self._turned["lr"]}
+        if self._momentum_attribute is not None:
+            scheduled[self._momentum_attribute] = self._turned["momentum"]
+        self._injection.set_schedules(scheduled)
+        self._record_choice(peak, step, best_step, restored_step, reason)
+
+    def _record_choice(self, peak, step, best_step, restored_step, reason):
+        lost = 0 if restored_step is None else step + 1 - restored_step
+        self.adaptive_choice = AdaptiveChoice(
+            float(peak), int(step), int(best_step), restored_step, lost, reason
+        )
+        self._snapshots.clear()
+        if self.verbose:
+            undone = "" if restored_step is None else f", rolled back {lost} steps to step {restored_step}"
+            _fit_callbacks.print_message(
+                self, f"AdaptiveOneCycle turned after step {step}: peak {peak:.3g} ({reason}{undone})"
+            )
+
+
+def _restore_keeping_step(state, model):
+    """Restores a `TrainingState` but the optimizer's step counter, which keeps the cycle's place."""
+    optimizer = model.optimizer
+    counters = {id(hyperparams.innermost_optimizer(optimizer).iterations), id(optimizer.iterations)}
+    model.set_weights(state.weights)
+    for variable, value in zip(state.optimizer_variables, state.optimizer_values, strict=True):
+        if id(variable) not in counters:
+            variable.assign(value)

@@ -1,0 +1,99 @@
+"""WarmupWatch: when an exponential warm-up turns, and at which learning rate, without Keras."""
+
+import math
+
+import numpy as np
+import pytest
+
+from keras_one_cycle_clr.warmup_watch import WarmupWatch
+
+LRS = np.geomspace(1e-4, 10.0, 300)
+
+
+def bowl(centre, noise=0.01, seed=0):
+    """A loss lowest at lr = 10**centre, with per-step noise."""
+    rng = np.random.default_rng(seed)
+    return 1.0 + (np.log10(LRS) - centre) ** 2 / 4 + rng.normal(0.0, noise, len(LRS))
+
+
+def first_turn(watch, losses):
+    return next(
+        (i for i, (lr, loss) in enumerate(zip(LRS, losses, strict=True)) if watch.add(lr, loss)), None
+    )
+
+
+@pytest.mark.parametrize("centre", [-2.5, -2.0, -1.0, 0.0])
+def test_the_peak_is_the_learning_rate_where_the_loss_turns(centre):
+    watch = WarmupWatch(half_width=6, patience_factor=3.0, min_peak=1e-3)
+    turned = first_turn(watch, bowl(centre))
+    assert turned is not None
+    # Within a factor 2 of the true minimum, and the turn itself came after it.
+    assert 10**centre / 2 <= watch.turn.peak <= 10**centre * 2
+    assert LRS[turned] > watch.turn.peak
+    assert watch.turn.best_learning_rate == LRS[watch.turn.best_index]
+
+
+def test_a_loss_that_is_not_finite_turns_at_once_at_the_best_so_far():
+    losses = bowl(0.0)
+    losses[150] = math.nan
+    watch = WarmupWatch(half_width=3, patience_factor=100.0, min_peak=1e-4)
+    assert first_turn(watch, losses) == 150
+    assert "nan" in watch.turn.reason
+    assert watch.turn.best_index < 150
+
+
+def test_patience_waits_for_min_peak_on_a_flat_noisy_start():
+    # Flat (noise only) until lr 0.01, then falling to a minimum at lr 1: an early noisy dip must
+    # not end the warm-up (a probe turned at step 75 of 1,512 with a peak of 3e-4 so).
+    rng = np.random.default_rng(3)
+    falling = 2.0 - 0.5 * np.log10(LRS / 1e-2)
+    losses = np.where(LRS < 1e-2, 2.0, falling + (np.log10(LRS) > 0) * 3 * np.log10(LRS))
+    losses = losses + rng.normal(0.0, 0.05, len(LRS))
+    watch = WarmupWatch(half_width=4, patience_factor=3.0, min_peak=1e-2)
+    first_turn(watch, losses)
+    assert 0.3 <= watch.turn.peak <= 3.0
+    early = WarmupWatch(half_width=4, patience_factor=3.0, min_peak=1e-4)
+    first_turn(early, losses)
+    assert early.turn.peak < 1e-2  # what the floor prevents
+
+
+def test_a_rise_below_min_peak_still_turns_and_the_peak_is_min_peak():
+    watch = WarmupWatch(half_width=6, patience_factor=3.0, min_peak=1e-2)
+    first_turn(watch, bowl(-3.0))  # lowest at 1e-3, rising beyond
+    assert "rose" in watch.turn.reason
+    assert watch.turn.peak == 1e-2
+    assert watch.turn.best_learning_rate < 1e-2
+    assert "raised to min_peak" in watch.turn.reason
+
+
+def test_patience_is_counted_in_learning_rate():
+    # A loss that falls and then stays level: no rise, so patience turns it, 3x past the minimum.
+    losses = np.maximum(1.0 - np.log10(LRS / 1e-4) / 4, 0.0) + 0.5
+    watch = WarmupWatch(half_width=2, patience_factor=3.0, min_peak=1e-4)
+    turned = first_turn(watch, losses)
+    assert "grew" in watch.turn.reason
+    centre = turned - 2
+    assert LRS[centre] / watch.turn.best_learning_rate == pytest.approx(3.0, rel=0.1)
+
+
+def test_peak_factor_scales_the_peak():
+    full = WarmupWatch(half_width=6, patience_factor=3.0, min_peak=1e-3)
+    half = WarmupWatch(half_width=6, patience_factor=3.0, min_peak=1e-3, peak_factor=0.5)
+    first_turn(full, bowl(-1.0))
+    first_turn(half, bowl(-1.0))
+    assert half.turn.peak == pytest.approx(full.turn.peak / 2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "named"),
+    [
+        ({"half_width": 0}, "half_width"),
+        ({"patience_factor": 1.0}, "patience_factor"),
+        ({"min_peak": 0.0}, "min_peak"),
+        ({"peak_factor": 1.5}, "peak_factor"),
+    ],
+)
+def test_bad_arguments_are_named(kwargs, named):
+    arguments = {"half_width": 3, "patience_factor": 3.0, "min_peak": 1e-3, **kwargs}
+    with pytest.raises(ValueError, match=f"`{named}`"):
+        WarmupWatch(**arguments)
