@@ -114,6 +114,8 @@ FASTAI_RULES = {"valley": "valley", "steep": "steepest", "minimum": "minimum", "
 VALIDATION_FRACTION = 0.2
 TEST_FRACTION = 0.25
 
+# AdaptiveOneCycle's settings in `--adaptive-only` runs (issue 23): its defaults, written out.
+ADAPTIVE = {"lr_range": (1e-4, 3.0), "warmup_fraction": 0.3, "patience_factor": 3.0}
 QUICK = {"tasks": ("breast_cancer_bn", "diabetes_mlp"), "epochs": 2, "grid": 3, "wd": (0.0, 1e-3)}
 QUICK_RANGE_TEST = {"steps": 20, "batches_per_step": 1}
 
@@ -543,6 +545,9 @@ def train(start, kind, peak, wd):
                 final_lr=peak / FASTAI["div_final"],
             )
         ]
+    elif kind.startswith("rule:adaptive"):  # the run finds its peak: `peak` is unused
+        model = start.fresh(wd, ADAPTIVE["lr_range"][0])
+        callbacks = [kclr.AdaptiveOneCycle(momentum_range=MOMENTUM_RANGE, **ADAPTIVE)]
     else:  # the grid's and the auto path's one cycle
         model = start.fresh(wd, peak / DIV_FACTOR)
         callbacks = [kclr.OneCycle(lr_range=(peak / DIV_FACTOR, peak), momentum_range=MOMENTUM_RANGE)]
@@ -560,12 +565,16 @@ def train(start, kind, peak, wd):
         metric = evaluate(model, data, "test", task)
         val_metric = evaluate(model, data, "val", task)
     train_loss = float(history.history["loss"][-1])
-    return {
+    record = {
         "metric": metric,
         "val_metric": val_metric,
         "train_loss": train_loss if math.isfinite(train_loss) else None,
         "seconds": time.perf_counter() - t0,
     }
+    choice = getattr(callbacks[0], "adaptive_choice", None) if callbacks else None
+    if choice is not None:  # what the warm-up chose, where it turned and what the rollback undid
+        record.update(peak=choice.peak, adaptive=dataclasses.asdict(choice))
+    return record
 
 
 def fastai_view(lrs, smoothed, steps):
@@ -623,9 +632,12 @@ def run_task_seed(task, seed, args, write):
         "quick": args.quick,
     }
     t0 = time.perf_counter()
-    start = FreshStart(task, data, seed, args.wd_grid)
+    start = FreshStart(task, data, seed, (0.0,) if args.adaptive_only else args.wd_grid)
     start.epochs = epochs
     setup_seconds = time.perf_counter() - t0
+    if args.adaptive_only:  # no range test: the warm-up alone, the optimizer's weight decay (0)
+        write({**base, "kind": "rule:adaptive", "wd": 0.0, **train(start, "rule:adaptive", None, 0.0)})
+        return
 
     range_test = dict(RANGE_TEST, wd_list=list(args.wd_grid), **(QUICK_RANGE_TEST if args.quick else {}))
     range_test.update(args.range_test)
@@ -898,6 +910,12 @@ def parse_args(argv):
         "--auto-only", action="store_true", help="only the range test and the auto path's run (no grids)"
     )
     parser.add_argument(
+        "--adaptive-only",
+        action="store_true",
+        help="only AdaptiveOneCycle's run (ADAPTIVE; no range test, weight decay 0), recorded as kind "
+        "`rule:adaptive` for `rule_fit.py --validated F --verdict adaptive`",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=1,
@@ -965,6 +983,15 @@ def main(argv=None):
                 f"({time.perf_counter() - started:.0f} s elapsed)",
                 flush=True,
             )
+    if args.adaptive_only:
+        rows = [
+            [r["task"], str(r["seed"]), f"{r['peak']:.3g}", str(r["adaptive"]["turn_step"]), str(r["steps"]),
+             str(r["adaptive"]["steps_lost"]), fmt_value(r["metric"], r["regression"]), f"{r['seconds']:.1f}"]
+            for r in read_results(out)
+        ]  # fmt: skip
+        header = ["task", "seed", "peak", "turn step", "steps", "steps undone", "metric", "seconds"]
+        print(table(header, rows))
+        return 0
     for line in summary_tables(read_results(out)):
         print(line)
     return 0
