@@ -629,7 +629,7 @@ def validate(results_paths, names, out, only=None):
 def splits_of(grids):
     """The splits present, in the suite's order: tune, holdout, then fresh (tasks written down after
     a rule's form was chosen, to test it)."""
-    order = ("tune", "holdout", "fresh", "fresh2", "fresh3", "fresh4")
+    order = ("tune", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5")
     return [split for split in order if any(g.split == split for g in grids)]
 
 
