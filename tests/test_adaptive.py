@@ -1,6 +1,8 @@
 """AdaptiveOneCycle: the warm-up turns where the loss turns, the rollback and the new schedule take
 effect (weights checked against a NumPy simulation), bad arguments named."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -116,3 +118,54 @@ def test_gradient_accumulation_is_refused_before_any_step():
     with pytest.raises(ValueError, match="gradient_accumulation_steps"):
         model.fit(X, Y, batch_size=BATCH, epochs=2, verbose=0, callbacks=[kclr.AdaptiveOneCycle()])
     np.testing.assert_array_equal(before[0], model.get_weights()[0])
+
+
+class Interrupted(Exception):
+    """Stands for the process dying mid-fit."""
+
+
+class InterruptAfter(keras.callbacks.Callback):
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch + 1 == self.epochs:
+            raise Interrupted(epoch)
+
+
+@pytest.mark.parametrize("interrupted_after", [2, 11], ids=["in-the-warm-up", "after-the-turn"])
+def test_backup_and_restore_resumes_the_adaptive_cycle_where_it_stood(tmp_path, interrupted_after):
+    def run(callbacks):
+        model = one_weight_model(keras.optimizers.SGD(0.01, momentum=0.9))
+        adaptive = kclr.AdaptiveOneCycle((1e-3, 10.0), (0.95, 0.85), warmup_fraction=0.6)
+        model.fit(
+            X, Y, batch_size=BATCH, epochs=EPOCHS, verbose=0, shuffle=False, callbacks=[adaptive, *callbacks]
+        )
+        return model, adaptive
+
+    straight, straight_cycle = run([])
+    turn = straight_cycle.adaptive_choice.turn_step
+    # 10 steps an epoch; in the warm-up, before the minimum the rollback returns to.
+    assert (interrupted_after * 10 < straight_cycle.adaptive_choice.best_step) == (interrupted_after == 2)
+    assert (interrupted_after * 10 > turn) == (interrupted_after == 11)
+    backup = str(tmp_path / "backup")
+    with pytest.raises(Interrupted):
+        run([keras.callbacks.BackupAndRestore(backup), InterruptAfter(interrupted_after)])
+    assert (tmp_path / "backup" / "adaptive_one_cycle.json").exists()
+    # The same script run again: BackupAndRestore restores the model and sets initial_epoch.
+    resumed, resumed_cycle = run([keras.callbacks.BackupAndRestore(backup)])
+    assert resumed_cycle.adaptive_choice == straight_cycle.adaptive_choice
+    np.testing.assert_allclose(resumed.get_weights()[0], straight.get_weights()[0], rtol=1e-6, atol=1e-30)
+    assert not (tmp_path / "backup").exists()  # BackupAndRestore removed its folder, our state with it
+
+
+def test_a_state_that_does_not_match_the_fit_is_refused_with_a_warning():
+    model = one_weight_model(keras.optimizers.SGD(0.01))
+    stale = {"step": 70, "cycle_updates": 150, "choice": None, "observations": None}
+    adaptive = kclr.AdaptiveOneCycle((1e-3, 10.0), resume_state=stale)
+    # pytest.warns would also catch, and then re-raise, the backends' own deprecation warnings.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        model.fit(X, Y, batch_size=BATCH, epochs=2, verbose=0, callbacks=[adaptive])
+    assert any("starts afresh" in str(w.message) for w in caught)

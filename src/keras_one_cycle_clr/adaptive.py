@@ -13,7 +13,12 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import json
 import math
+import os
+import warnings
+
+import keras
 
 from keras_one_cycle_clr import _checks, _fit_callbacks, hyperparams, schedules
 from keras_one_cycle_clr import _keras_compat as compat
@@ -24,6 +29,9 @@ from keras_one_cycle_clr.warmup_watch import WarmupWatch
 # The centred window spans this factor of learning rate, and snapshots are taken every half of it.
 SMOOTHING_FACTOR = 1.25
 MIN_HALF_WIDTH = 2  # and at least five observations
+CEILING = "the warm-up reached its ceiling"  # the reason of a warm-up that never turned
+# Where the warm-up's state goes beside a BackupAndRestore's checkpoint, written at every epoch end.
+STATE_FILE = "adaptive_one_cycle.json"
 # At most this many snapshots over a whole warm-up (each a copy of the model and optimizer state): the
 # rollback lands within 1/50 of the warm-up's learning-rate span (a factor 1.23 over 4.5 decades).
 SNAPSHOTS_PER_WARMUP = 50
@@ -91,6 +99,13 @@ class AdaptiveOneCycle(OneCycle):
         final_lr: A Python float >= 0: the learning rate at the end of the cycle. Defaults to 0.
         record_frq: As for `OneCycle`. Defaults to 10.
         verbose: Print the turn when it happens, and the learning rate every epoch. Defaults to False.
+        resume_state: A dict from `state()` saved with a checkpoint, or None: a fit that resumes
+            from that checkpoint (`initial_epoch`) continues the warm-up's watch, or the cycle as it
+            turned. Defaults to None. With `keras.callbacks.BackupAndRestore` in the same `fit`, the
+            state is saved beside its checkpoint at every epoch end (`STATE_FILE` in its
+            `backup_dir`) and read back on resume, with nothing to pass. The in-memory snapshots
+            are not saved: a warm-up resumed before its turn rolls back to one taken after the
+            resume, or to none.
 
     Raises:
         ValueError, TypeError: for an argument outside the ranges above, at construction; at the
@@ -112,6 +127,7 @@ class AdaptiveOneCycle(OneCycle):
         final_lr=0.0,
         record_frq=10,
         verbose=False,
+        resume_state=None,
     ):
         super().__init__(
             lr_range,
@@ -131,6 +147,11 @@ class AdaptiveOneCycle(OneCycle):
         self.peak_factor = _checks.check_number(
             "peak_factor", peak_factor, low=0.0, high=1.0, low_inclusive=False
         )
+        if resume_state is not None and not isinstance(resume_state, dict):
+            _checks.fail(
+                "resume_state", "a dict from AdaptiveOneCycle.state(), or None", resume_state, TypeError
+            )
+        self.resume_state = resume_state
         self.adaptive_choice = None
         self._turned = None  # the schedules as they ran, once turned: {"lr": Piecewise, ...}
         self._watch = None
@@ -212,8 +233,69 @@ class AdaptiveOneCycle(OneCycle):
         self._watch = WarmupWatch(half_width, self.patience_factor, self.min_peak, self.peak_factor)
 
     def on_epoch_begin(self, epoch, logs=None):
+        if self._first_epoch is None:  # after every on_train_begin: a BackupAndRestore has restored
+            self._resume(self.resume_state or self._read_backup_state())
         super().on_epoch_begin(epoch, logs)
         self._last_end = (-1, 0.0)  # Keras restarts its running loss mean every epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch, logs)
+        backup_dir = self._backup_dir()
+        if backup_dir is not None:  # BackupAndRestore saves its checkpoint at epoch ends too
+            os.makedirs(backup_dir, exist_ok=True)
+            with open(os.path.join(backup_dir, STATE_FILE), "w") as file:
+                json.dump(self.state(), file)
+
+    # -- resuming --------------------------------------------------------------------------------
+    def state(self):
+        """What a resumed fit needs to continue this cycle: a JSON-able dict (see `resume_state`)."""
+        watch = self._watch
+        return {
+            "step": hyperparams.raw_step(self.model.optimizer),
+            "cycle_updates": self._cycle_updates,
+            "choice": None if self.adaptive_choice is None else dataclasses.asdict(self.adaptive_choice),
+            "observations": None if watch is None else [watch.learning_rates, watch.losses],
+        }
+
+    def _backup_dir(self):
+        for other in _fit_callbacks.other_callbacks(self):
+            if isinstance(other, keras.callbacks.BackupAndRestore):
+                return other.backup_dir
+        return None
+
+    def _read_backup_state(self):
+        backup_dir = self._backup_dir()
+        path = None if backup_dir is None else os.path.join(backup_dir, STATE_FILE)
+        if path is None or not os.path.exists(path):
+            return None
+        with open(path) as file:
+            return json.load(file)
+
+    def _resume(self, state):
+        """Continues a saved cycle when the model stands where the state was saved."""
+        if state is None:
+            return
+        step = hyperparams.raw_step(self.model.optimizer)
+        if state.get("step") != step or state.get("cycle_updates") != self._cycle_updates:
+            warnings.warn(
+                f"AdaptiveOneCycle's saved state (step {state.get('step')}, a cycle of "
+                f"{state.get('cycle_updates')} steps) does not match this fit (the optimizer at step "
+                f"{step}, a cycle of {self._cycle_updates} steps): the warm-up starts afresh.",
+                stacklevel=2,
+            )
+            return
+        for learning_rate, loss in zip(*(state.get("observations") or ([], [])), strict=True):
+            self._watch.add(learning_rate, loss)  # the same observations: the same watch
+        if state.get("choice") is not None:
+            choice = AdaptiveChoice(**state["choice"])
+            self.adaptive_choice = choice
+            if choice.reason == CEILING:
+                self._turned = {
+                    **self._build_schedules(self._cycle_updates),
+                    "total_steps": self._cycle_updates,
+                }
+            else:
+                self._turned = self._turned_schedules(choice.turn_step, choice.peak, self._cycle_updates)
 
     def on_train_batch_end(self, batch, logs=None):
         super().on_train_batch_end(batch, logs)
@@ -262,7 +344,7 @@ class AdaptiveOneCycle(OneCycle):
     def _turn_at_ceiling(self, step):
         # The planned schedules already anneal from the ceiling: nothing to change in the step.
         self._turned = {**self._build_schedules(self._cycle_updates), "total_steps": self._cycle_updates}
-        self._record_choice(self.lr_range[1], step, step, None, "the warm-up reached its ceiling")
+        self._record_choice(self.lr_range[1], step, step, None, CEILING)
 
     def _install_turn(self, step, peak, best_step, restored_step, reason):
         self._turned = self._turned_schedules(step, peak, self._cycle_updates)
