@@ -12,9 +12,10 @@ on short budgets needed: issue 23):
    whose minimum sits 2-4x in learning rate past the loss's.
 2. The warm-up turns at the first of: a loss that is not finite; the centred loss risen beyond noise
    above its minimum (`RISE_SIGMAS` standard deviations of a centred mean, and `RISE_FRACTION` of
-   the minimum); no new minimum while the learning rate grew `patience_factor`-fold, this one only
-   once the minimum's learning rate is at least `min_peak`: at rates too small to move the loss, a
-   noisy flat curve has minima anywhere.
+   the minimum); no new minimum while the learning rate grew `patience_factor`-fold. While the
+   minimum's learning rate is below `min_peak`, patience does not turn it and a rise must reach
+   `DIVERGENCE_FACTOR` times the minimum: at rates too small to move the loss, a noisy flat curve has
+   minima anywhere.
 3. The peak is the learning rate at the centred loss's minimum, times `peak_factor`, and at least
    `min_peak`.
 """
@@ -30,6 +31,10 @@ from keras_one_cycle_clr import _checks
 
 RISE_SIGMAS = 3.0
 RISE_FRACTION = 0.05
+# Below `min_peak`, a rise turns the warm-up only when the centred loss is this many times its minimum:
+# on 39 tasks the first version (any rise beyond noise) turned 7 warm-ups within their first 25
+# updates, at rates too small to have moved the loss, and lost 2-70 points there (issue 23).
+DIVERGENCE_FACTOR = 2.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,6 +113,8 @@ class WarmupWatch:
             return False
         best_lr = self.learning_rates[best_index]
         margin = max(RISE_SIGMAS * self.centred_noise(), RISE_FRACTION * abs(best))
+        if best_lr < self.min_peak:  # at rates this small only a divergence turns: noise moves minima
+            margin = max(margin, (DIVERGENCE_FACTOR - 1.0) * abs(best))
         if centred > best + margin:
             rise = (centred - best) / abs(best) if best else math.inf
             return self._turn(
