@@ -747,8 +747,9 @@ def train(start, kind, peak, wd):
             )
         ]
     elif kind.startswith("rule:adaptive"):  # the run finds its peak: `peak` is unused
-        model = start.fresh(wd, ADAPTIVE["lr_range"][0])
-        callbacks = [kclr.AdaptiveOneCycle(momentum_range=MOMENTUM_RANGE, **ADAPTIVE)]
+        settings = {**ADAPTIVE, **start.adaptive}
+        model = start.fresh(wd, settings["lr_range"][0])
+        callbacks = [kclr.AdaptiveOneCycle(momentum_range=MOMENTUM_RANGE, **settings)]
     else:  # the grid's and the auto path's one cycle
         model = start.fresh(wd, peak / DIV_FACTOR)
         callbacks = [kclr.OneCycle(lr_range=(peak / DIV_FACTOR, peak), momentum_range=MOMENTUM_RANGE)]
@@ -837,7 +838,9 @@ def run_task_seed(task, seed, args, write):
     start.epochs = epochs
     setup_seconds = time.perf_counter() - t0
     if args.adaptive_only:  # no range test: the warm-up alone, the optimizer's weight decay (0)
-        write({**base, "kind": "rule:adaptive", "wd": 0.0, **train(start, "rule:adaptive", None, 0.0)})
+        start.adaptive = args.adaptive
+        kind = "rule:" + "-".join(["adaptive", *(f"{key}{value:g}" for key, value in args.adaptive.items())])
+        write({**base, "kind": kind, "wd": 0.0, "settings": args.adaptive, **train(start, kind, None, 0.0)})
         return
 
     range_test = dict(RANGE_TEST, wd_list=list(args.wd_grid), **(QUICK_RANGE_TEST if args.quick else {}))
@@ -1115,6 +1118,13 @@ def parse_args(argv):
         action="store_true",
         help="only AdaptiveOneCycle's run (ADAPTIVE; no range test, weight decay 0), recorded as kind "
         "`rule:adaptive` for `rule_fit.py --validated F --verdict adaptive`",
+    )
+    parser.add_argument(
+        "--adaptive",
+        type=lambda text: {k: float(v) for k, v in (pair.split("=") for pair in text.split(","))},
+        default={},
+        help="with --adaptive-only: AdaptiveOneCycle settings to change, e.g. peak_factor=0.5; the kind "
+        "becomes rule:adaptive-peak_factor0.5",
     )
     parser.add_argument(
         "--threads",
