@@ -372,7 +372,6 @@ class ScheduleInjection:
         slots = [form.slots for form in self.schedules.values()]
         self._slots = tuple(max(s[i] for s in slots) for i in range(2))
         self._counts_loss = model is not None and _can_count_loss(model)
-        self._model = model
         compiled = entry = None
         if model is not None and not compat.TORCH:  # torch looks the apply up eagerly every step
             compiled = compiled_steps(model)
@@ -451,8 +450,6 @@ class ScheduleInjection:
         self._host_chunks = {}
         if self._variable is not None and self.installed:
             self._write_variable()
-
-    set_tables = set_schedules  # the name before schedules had a short form
 
     def remove(self):
         """Gives the optimizer its own `apply` back and its learning rate as it was before `install`.

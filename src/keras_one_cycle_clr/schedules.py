@@ -177,34 +177,6 @@ def _pick(row, index, slots):
     return ops.sum(ops.one_hot(ops.cast(index, "int32"), slots, dtype=_DTYPE) * row, axis=-1)
 
 
-def piecewise_anneal(step, knots, values, anneal):
-    """Joins annealing phases: phase `i` runs from `values[i]` at step `knots[i]` to `values[i + 1]`
-    at step `knots[i + 1]`; a step belongs to the first phase whose end it has not passed, and steps
-    past the last knot stay at `values[-1]`.
-
-    Example:
-
-    >>> from keras import ops
-    >>> from keras_one_cycle_clr._anneal import linear_anneal
-    >>> steps = ops.arange(5, dtype="float32")
-    >>> values = piecewise_anneal(steps, [0.0, 2.0, 4.0], [0.0, 1.0, 0.5], linear_anneal)
-    >>> ops.convert_to_numpy(values).tolist()
-    [0.0, 0.5, 1.0, 0.75, 0.5]
-
-    Args:
-        step: The step(s), a float32 tensor.
-        knots: Python floats, increasing: where each phase ends.
-        values: Python floats, one more than the phases: the value at each knot.
-        anneal: An interpolation function `(start, end, pct) -> value` from `_anneal`.
-
-    Returns:
-        A tensor shaped like `step`.
-    """
-    kind = next(name for name, function in ANNEALERS.items() if function is anneal)
-    form = Piecewise(tuple(map(float, knots)), tuple(map(float, values)), (kind,) * (len(knots) - 1))
-    return form(step)
-
-
 def evaluate(schedule, num_steps: int) -> np.ndarray:
     """Values of `schedule` at steps `0 .. num_steps - 1`, computed by the schedule's own code.
 
