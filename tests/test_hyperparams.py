@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import keras_one_cycle_clr as kclr
-from keras_one_cycle_clr import hyperparams, schedules
+from keras_one_cycle_clr import _compiled_steps, hyperparams, schedules
 from keras_one_cycle_clr.hyperparams import ScheduleInjection, momentum_attribute
 from keras_one_cycle_clr.schedules import AMPLITUDE_SLOTS
 from simulate import sgd
@@ -156,7 +156,7 @@ def test_later_fits_reuse_the_compiled_step_and_their_own_schedules_drive_it(tra
         fit(model, kclr.OneCycle((0.01, 0.1), (0.95, 0.85)))
         counts.append(len(traces))
         if not reuse:
-            hyperparams.forget_compiled_steps(model)
+            _compiled_steps.forget_compiled_steps(model)
         fit(model, kclr.OneCycle(second_range, (0.9, 0.8)))
         counts.append(len(traces))
         fit(model)  # the model's own step again: constant lr 0.05, momentum 0.9
