@@ -17,8 +17,9 @@ weights, same data) and optimizer:
 - `retrace-only`: constant learning rate plus a callback that rebuilds the train function at the start
   of every fit and drops it at the end, installing nothing: what a schedule that retraced every fit
   would pay (OneCycle/CLR did before their compiled step was cached);
-- `inject-const`: a `ScheduleInjection` with constant tables (learning rate and momentum) installed once,
-  so the train function is traced once: the in-step cost of the table look-up alone.
+- `inject-const`: a `ScheduleInjection` with constant schedules (learning rate and momentum) installed
+  once, so the train function is traced once: the in-step cost of evaluating the packed schedules
+  alone (`bench/schedule_eval_cost.py` times that evaluation by itself).
 
 Method: build each model once, warm it up with one fit of the timed length (compiles), then time
 `model.fit(..., verbose=0)` of every variant round-robin (the order rotates every round) with
@@ -195,8 +196,7 @@ def make_variant(variant, total_steps):
     elif variant == "retrace-only":
         callbacks.append(RetraceOnly())
     elif variant == "inject-const":
-        tables = {"learning_rate": np.full(total_steps, 0.01), "momentum": np.full(total_steps, 0.9)}
-        hyperparams.ScheduleInjection(optimizer, tables).install()
+        hyperparams.ScheduleInjection(optimizer, {"learning_rate": 0.01, "momentum": 0.9}).install()
     elif variant not in ("constant", "constant-A/A"):
         msg = f"Unknown variant: {variant!r}"
         raise ValueError(msg)

@@ -1,11 +1,11 @@
-"""ScheduleInjection: hyper-parameters that follow tables inside each optimizer's real update code."""
+"""ScheduleInjection: hyper-parameters that follow schedules inside each optimizer's real update code."""
 
 import keras
 import numpy as np
 import pytest
 
 import keras_one_cycle_clr as kclr
-from keras_one_cycle_clr import hyperparams, schedules
+from keras_one_cycle_clr import _compiled_steps, hyperparams, schedules
 from keras_one_cycle_clr.hyperparams import ScheduleInjection, momentum_attribute
 from keras_one_cycle_clr.schedules import AMPLITUDE_SLOTS
 from simulate import sgd
@@ -148,7 +148,7 @@ def fit(model, *callbacks):
 
 
 @pytest.mark.skipif(keras.backend.backend() == "torch", reason="PyTorch runs the step eagerly")
-def test_later_fits_reuse_the_compiled_step_and_their_own_tables_drive_it(traces):
+def test_later_fits_reuse_the_compiled_step_and_their_own_schedules_drive_it(traces):
     def run(reuse, second_range):
         model = one_weight_model()
         fit(model)
@@ -156,7 +156,7 @@ def test_later_fits_reuse_the_compiled_step_and_their_own_tables_drive_it(traces
         fit(model, kclr.OneCycle((0.01, 0.1), (0.95, 0.85)))
         counts.append(len(traces))
         if not reuse:
-            hyperparams.forget_compiled_steps(model)
+            _compiled_steps.forget_compiled_steps(model)
         fit(model, kclr.OneCycle(second_range, (0.9, 0.8)))
         counts.append(len(traces))
         fit(model)  # the model's own step again: constant lr 0.05, momentum 0.9
@@ -165,7 +165,7 @@ def test_later_fits_reuse_the_compiled_step_and_their_own_tables_drive_it(traces
 
     reused, new_traces = run(reuse=True, second_range=(0.02, 0.3))
     retraced, new_retraces = run(reuse=False, second_range=(0.02, 0.3))
-    assert new_traces == [1, 0, 0]  # one step with tables for both cycles; the plain one kept
+    assert new_traces == [1, 0, 0]  # one step with the schedules of both cycles; the plain one kept
     assert new_retraces == [1, 1, 0]
     np.testing.assert_allclose(reused, retraced, rtol=1e-6)
     other, _ = run(reuse=True, second_range=(0.01, 0.1))  # control: the second cycle's values matter
@@ -259,13 +259,13 @@ def test_a_checkpoint_written_mid_cycle_holds_only_the_optimizers_own_variables(
     # A mismatch would warn "Skipping variable loading for optimizer" (an error under this config).
     loaded = keras.models.load_model(path)
     assert len(loaded.optimizer.variables) == len(plain.optimizer.variables)
-    assert len(model.optimizer.variables) == len(plain.optimizer.variables)  # tables gone after fit
+    assert len(model.optimizer.variables) == len(plain.optimizer.variables)  # no schedules after fit
     np.testing.assert_array_equal(loaded.get_weights()[0], model.get_weights()[0])
 
 
-def test_a_step_traced_for_other_tables_of_the_same_shape_is_not_reused():
-    # JAX caches traces by function and input shapes: one-cycle tables (learning rate, beta_1) and
-    # range-test tables (learning rate, weight decay) of one length have the same shapes.
+def test_a_step_traced_for_other_schedules_of_the_same_shape_is_not_reused():
+    # JAX caches traces by function and input shapes: a one cycle (learning rate, beta_1) and a range
+    # test (learning rate, weight decay) pack into variables of the same shape.
     def adam_model():
         model = keras.Sequential(
             [keras.Input((1,)), keras.layers.Dense(1, use_bias=False, kernel_initializer="ones")]

@@ -33,13 +33,11 @@ from hypothesis import strategies as st
 from keras import ops
 
 import keras_one_cycle_clr as kclr
-from keras_one_cycle_clr._anneal import cos_anneal, linear_anneal
-from keras_one_cycle_clr.schedules import piecewise_anneal
+from keras_one_cycle_clr.schedules import Piecewise
 
 EPS = float(np.finfo(np.float32).eps)
 TINY = float(np.finfo(np.float32).tiny)
 SLOPE = {"cos": math.pi / 2, "linear": 1.0}  # max |d anneal(a, b, pct) / d pct| per unit of |b - a|
-ANNEALERS = {"cos": cos_anneal, "linear": linear_anneal}
 
 # Small enough for a few seconds per backend on a 2-core CI box; every example evaluates schedules
 # eagerly through keras.ops. No example database: nothing is written next to the tests.
@@ -403,7 +401,7 @@ def test_clr_policy_is_the_same_curve_at_any_n_iter(
         assert small[name].max() <= high + error
 
 
-# -- piecewise_anneal ---------------------------------------------------------------------------------
+# -- Piecewise --------------------------------------------------------------------------------------
 
 
 @PROPERTY
@@ -413,15 +411,14 @@ def test_clr_policy_is_the_same_curve_at_any_n_iter(
     anneals,
     st.lists(st.floats(-10.0, 600.0), min_size=59, max_size=59),
 )
-def test_piecewise_anneal_passes_through_its_knots_and_between_them(quarters, knot_values, anneal, probes):
+def test_piecewise_passes_through_its_knots_and_between_them(quarters, knot_values, anneal, probes):
     # Knots on quarter steps are exact in float32, so every knot can be probed exactly.
     knots = [0.0, *(float(k) for k in np.cumsum(quarters) / 4.0)]
     knot_values = knot_values[: len(knots)]
     # 59 probes and up to 5 knots, padded to 64 steps: one shape for every example.
     steps = np.sort(np.concatenate([probes, knots, [knots[-1]] * (5 - len(knots))])).astype(np.float32)
-    result = ops.convert_to_numpy(
-        piecewise_anneal(ops.convert_to_tensor(steps), knots, knot_values, ANNEALERS[anneal])
-    ).astype(np.float64)
+    form = Piecewise(tuple(knots), tuple(float(v) for v in knot_values), (anneal,) * (len(knots) - 1))
+    result = ops.convert_to_numpy(form(ops.convert_to_tensor(steps))).astype(np.float64)
     error = anneal_error(*knot_values)
     for step, value in zip(steps.astype(np.float64), result, strict=True):
         if step <= knots[0]:

@@ -1,4 +1,5 @@
-"""OneCycleSchedule and CyclicSchedule: values, endpoints, steps as variables, serialization, saving."""
+"""OneCycleSchedule and CyclicSchedule: values, endpoints, steps as variables, serialization, saving;
+the packed form they train with."""
 
 import inspect
 import json
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from keras_one_cycle_clr import CyclicSchedule, OneCycleSchedule
-from keras_one_cycle_clr.schedules import evaluate
+from keras_one_cycle_clr.schedules import _CHAINED_PHASES, Piecewise, SweepSchedule, evaluate, host_values
 
 # The schedules compute in float32; the references below in float64.
 RTOL = 1e-5
@@ -395,3 +396,31 @@ class TestCyclicSchedule:
         arguments = {"base_value": 0.001, "peak_value": 0.01, "cycle_steps": 20}
         with pytest.raises(error, match=rf"^Argument `{argument}` must be .* Received: {argument}="):
             CyclicSchedule(**{**arguments, **kwargs})
+
+
+PACKED = {
+    "one-cycle three-phase": OneCycleSchedule(0.01, 0.1, 1e-4, total_steps=40, three_phase=True),
+    "one-cycle, first phase empty": OneCycleSchedule(0.01, 0.1, 1e-4, total_steps=3, pct_start=0.2),
+    "triangular2": CyclicSchedule(0.1, 1.0, cycle_steps=7, pct_up=0.3, mode="triangular2"),
+    "cosine with amplitudes": CyclicSchedule(0.1, 1.0, cycle_steps=6, amplitudes=[1.0, 0.5, 0.2]),
+    "sweep": SweepSchedule(1e-4, 1.0, num_values=9, hold_steps=3),
+}
+
+
+class TestPiecewise:
+    """The packed form every schedule trains with: a larger packing, which finds a step's phase
+    another way (`_CHAINED_PHASES`), gives the same values."""
+
+    @pytest.mark.parametrize("name", sorted(PACKED))
+    def test_a_larger_packing_gives_the_same_values(self, name):
+        form = PACKED[name].piecewise()
+        wide = Piecewise.table(np.arange(_CHAINED_PHASES + 3, dtype="float32"))  # needs more slots
+        assert form.slots[0] <= _CHAINED_PHASES < wide.slots[0]
+        own = evaluate(form, 60)
+        in_a_wide_packing = host_values([form, wide], 0, 60)[:, 0]
+        # The same arithmetic; on JAX two compiled programs, which XLA may fuse and round apart.
+        np.testing.assert_allclose(in_a_wide_packing, own, rtol=4 * np.finfo(np.float32).eps, atol=0)
+
+    def test_a_long_table_gives_each_value_at_its_step_and_keeps_the_last(self):
+        values = np.random.default_rng(5).uniform(0.0, 1.0, 40).astype("float32")
+        np.testing.assert_array_equal(evaluate(Piecewise.table(values), 45), [*values, *[values[-1]] * 5])

@@ -46,13 +46,6 @@ class Patches:
         self._stack.append(("item", items, None, None, item))
         items.append(item)
 
-    def holds(self, obj, name):
-        """Whether `obj.name` is still what these patches put there."""
-        return any(
-            kind == "attribute" and o is obj and n == name and obj.__dict__.get(n, MISSING) is new
-            for kind, o, n, _, new in self._stack
-        )
-
     def undo(self):
         """Reverts every change, newest first; safe to call twice."""
         while self._stack:

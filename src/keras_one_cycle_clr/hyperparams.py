@@ -13,12 +13,13 @@ also draws the plots):
   (`keras/src/backend/torch/optimizers/`) need a float and read it on every step anyway.
 
 On TensorFlow and JAX every schedule is a few numbers (`schedules.Piecewise`) packed, with the step at
-which they start, into one small variable of fixed shape (on JAX it joins the optimizer's own while
-installed, since JAX passes only those into the compiled step, and is kept out of saved files). The
-compiled step drives the learning rate, momentum and weight decay alike, held constant where nothing
-schedules them, and also reports the loss count the range test needs: so one compiled step serves every
-one-cycle, cyclical and range-test fit of a model, whatever their lengths, and is traced once per model
-and optimizer configuration (`install(model)`). Only what has no short form (a table of per-step
+which they start, into one small variable of fixed shape (`_schedule_variable`: on JAX it joins the
+optimizer's own while installed, since JAX passes only those into the compiled step, and is kept out
+of saved files). The compiled step drives the learning rate, momentum and weight decay alike, held
+constant where nothing schedules them, and also reports the loss count the range test needs: so one
+compiled step serves every one-cycle, cyclical and range-test fit of a model, whatever their lengths,
+and is traced once per model and optimizer configuration (`install(model)`; cached by
+`_compiled_steps`). Only what has no short form (a table of per-step
 values, more cycle amplitudes than the fixed shape holds) packs larger, and traces once more. Nothing
 crosses from Python per step. On PyTorch the step runs eagerly: values come from a per-step cache
 evaluated in chunks by the same function (BENCHMARKS.md).
@@ -29,17 +30,16 @@ from __future__ import annotations
 import numbers
 import warnings
 
-import keras
 import numpy as np
-from keras import ops
 
 from keras_one_cycle_clr import _keras_compat as compat
+from keras_one_cycle_clr._compiled_steps import CompiledSteps, can_count_loss, layout
+from keras_one_cycle_clr._compiled_steps import last_loss_count as last_loss_count  # the range test's
 from keras_one_cycle_clr._patches import Patches
-from keras_one_cycle_clr.schedules import HOST_CHUNK, Piecewise, host_values, packed_size, piecewise_value
+from keras_one_cycle_clr._schedule_variable import ScheduleVariable, updates_done
+from keras_one_cycle_clr.schedules import HOST_CHUNK, Piecewise, host_values
 
 MOMENTUM_ATTRIBUTES = ("beta_1", "momentum")  # Adam family first: Lion and others have both names
-_COMPILED_STEPS = "_kclr_compiled_steps"  # the cache's key in a model's __dict__
-LOSS_COUNT = "_kclr_loss_count"  # the key under which the compiled step reports it, popped at once
 
 
 def innermost_optimizer(optimizer):
@@ -82,25 +82,23 @@ def momentum_attribute(optimizer, *, argument="momentum_range"):
             buffers to cycle).
     """
     optimizer = innermost_optimizer(optimizer)
-    for name in MOMENTUM_ATTRIBUTES:
-        value = getattr(optimizer, name, None)
-        if _is_float(value):
-            if value == 0:
-                msg = (
-                    f"Argument `{argument}` needs an optimizer with momentum, but "
-                    f"{type(optimizer).__name__} was created with {name}=0.0, which builds no "
-                    f"momentum buffers. Create it with {name} > 0 (for example "
-                    f"{type(optimizer).__name__}({name}=0.9)), or pass {argument}=None. "
-                    f"Received: an optimizer {type(optimizer).__name__}({name}={value!r})"
-                )
-                raise ValueError(msg)
-            return name
-    warnings.warn(
-        f"{type(optimizer).__name__} has neither `momentum` nor `beta_1`: `{argument}` is ignored "
-        "and only the learning rate is cycled.",
-        stacklevel=3,
-    )
-    return None
+    name, value = _momentum_setting(optimizer)
+    if name is None:
+        warnings.warn(
+            f"{type(optimizer).__name__} has neither `momentum` nor `beta_1`: `{argument}` is ignored "
+            "and only the learning rate is cycled.",
+            stacklevel=3,
+        )
+    elif value == 0:
+        msg = (
+            f"Argument `{argument}` needs an optimizer with momentum, but "
+            f"{type(optimizer).__name__} was created with {name}=0.0, which builds no "
+            f"momentum buffers. Create it with {name} > 0 (for example "
+            f"{type(optimizer).__name__}({name}=0.9)), or pass {argument}=None. "
+            f"Received: an optimizer {type(optimizer).__name__}({name}={value!r})"
+        )
+        raise ValueError(msg)
+    return name
 
 
 class _InStepValue:
@@ -108,7 +106,8 @@ class _InStepValue:
 
     Keras's update code converts it to a tensor (`ops.cast(self.momentum, dtype)`) and also asks
     configuration questions of it in Python (`if self.momentum != 0`); the first get the traced
-    value, the second the configured one.
+    value, the second the configured one. Its fourteen methods are that one protocol: conversion,
+    comparison and arithmetic, each a line.
     """
 
     __hash__ = None
@@ -162,11 +161,26 @@ class _InStepValue:
         return other * self._value
 
 
-def updates_done(step, start_step, accumulation):
-    """Where a schedule stands: the optimizer updates applied since `start_step` (a raw step, in
-    batches), with `accumulation` batches per update. The one place that maps a step counter to a
-    schedule's position, for Python ints and for the counter inside the compiled step alike."""
-    return (step - start_step) // accumulation
+def _check_read(stand_ins, optimizer, trainable_variables, schedule_variable):
+    """The guard's probe, at trace time (TensorFlow, JAX: once per compiled step, free per step): every
+    scheduled momentum and weight decay stand-in must have been read by the optimizer's update. A
+    Keras that read the float elsewhere (cached at build, say) would train with the constant.
+
+    Not under a tf.distribute strategy: there the replicas' `apply` calls overlap on threads, so the
+    optimizer may hold another replica's stand-in while this one's update reads it."""
+    if not stand_ins or compat.under_tf_distribution(schedule_variable.variable):
+        return
+    unread = [name for name, stand_in in stand_ins.items() if not stand_in.read]
+    if "weight_decay" in unread:
+        if not compat.uses_weight_decay(optimizer, trainable_variables):
+            unread.remove("weight_decay")  # nothing to decay: nothing to read
+    if unread:
+        names = ", ".join(f"`{name}`" for name in unread)
+        what = (
+            f"{type(optimizer).__name__}'s update step never read the scheduled {names}, "
+            "which would have stayed at the configured value"
+        )
+        raise compat.incompatible(what)
 
 
 def in_step_form(schedule):
@@ -192,69 +206,88 @@ def _is_float(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _momentum_name(optimizer):
-    """The optimizer's momentum-like float, if it has one that builds buffers; None otherwise."""
+def _momentum_setting(optimizer):
+    """`(name, value)` of the optimizer's momentum-like float (`MOMENTUM_ATTRIBUTES`), or `(None, None)`:
+    the one place that looks for it."""
     for name in MOMENTUM_ATTRIBUTES:
         value = getattr(optimizer, name, None)
         if _is_float(value):
-            return name if value != 0 else None
-    return None
+            return name, value
+    return None, None
 
 
-def _can_count_loss(model):
-    """Whether the compiled step can report the loss count: TensorFlow and JAX, a model with Keras's
-    loss tracker, not under a tf.distribute strategy (whose replicas count apart)."""
-    count = compat.loss_tracker_count(model)
-    if compat.TORCH or count is None:
-        return False
-    if compat.JAX:  # under Flax NNX, Keras traces `type(model).train_step`: no step of our own
-        return not compat.nnx_enabled() and compat.metric_index(model, count) is not None
-    return not compat.under_tf_distribution(count)
+def _driven_names(optimizer, schedules, learning_rate):
+    """The hyper-parameters a step drives, sorted: the scheduled ones, and on TensorFlow and JAX also
+    the learning rate (a float one, `learning_rate` its variable), a momentum that builds buffers and
+    the weight decay, held constant where nothing schedules them: one compiled step for every kind of
+    schedule. PyTorch runs the step eagerly: there, only what is scheduled."""
+    names = set(schedules)
+    if not compat.TORCH:
+        if learning_rate is not None:
+            names.add("learning_rate")
+        momentum, value = _momentum_setting(optimizer)
+        if momentum is not None and value != 0:
+            names.add(momentum)
+        names.add("weight_decay")
+    return tuple(sorted(names))
 
 
-def _counting(train_function):
-    """Wraps a train function whose step reports the loss count: it keeps the count of the latest
-    call in `.loss_count` (a backend scalar) and returns the logs without it."""
-
-    def counting_train_function(*args):
-        result = train_function(*args)
-        counting_train_function.loss_count = compat.logs_of(result).pop(LOSS_COUNT, None)
-        return result
-
-    counting_train_function.loss_count = None
-    return counting_train_function
-
-
-def last_loss_count(model):
-    """The sample count of the model's running loss mean after the latest call of its train
-    function, as a Python float, when the compiled step reported it (TensorFlow and JAX, a step
-    installed by `ScheduleInjection.install(model)`); else None."""
-    count = getattr(model.train_function, "loss_count", None)
-    return None if count is None else float(count)
+def _learning_rate_variable(optimizer, schedules):
+    """The optimizer's learning-rate variable, or None; refused when `schedules` drive the learning
+    rate of an optimizer created with a schedule of its own."""
+    variable = compat.learning_rate_variable(optimizer)
+    if "learning_rate" in schedules and variable is None:
+        msg = (
+            "A learning-rate schedule can only be installed on an optimizer created with a float "
+            "`learning_rate`; this one was created with "
+            f"learning_rate={compat.learning_rate_setting(optimizer)!r}. Either pass the "
+            "schedule as the optimizer's `learning_rate` and drop the callback, or create the "
+            "optimizer with a float."
+        )
+        raise ValueError(msg)
+    return variable
 
 
-class _CompiledSteps:
-    """The train functions traced with schedules, for one model, reused while the model's own one
-    stays the same. `entries` maps a layout (`ScheduleInjection.layout`) to
-    `(train_function, variable)`."""
+def _check_replacements(forms, schedules, slots):
+    """Refuses new schedules (`forms`) for names not in `schedules`, or too large for `slots`, the
+    installed packing (None: not installed, any size)."""
+    unknown = sorted(set(forms) - set(schedules))
+    too_big = [
+        name
+        for name, form in forms.items()
+        if slots and any(a > b for a, b in zip(form.slots, slots, strict=True))
+    ]
+    if unknown or too_big:
+        msg = (
+            f"set_schedules can change the scheduled names {sorted(schedules)} within "
+            f"the installed packing {slots}. Received: unknown names {unknown}, "
+            f"schedules that need a larger packing {too_big}"
+        )
+        raise ValueError(msg)
 
-    def __init__(self, base):
-        self.base = base
-        self.entries = {}
 
+class _HostValues:
+    """Scheduled values on the host (for the logs, the guard and PyTorch's eager step), evaluated
+    `HOST_CHUNK` updates at a time by the function the compiled step runs, a few chunks kept."""
 
-def compiled_steps(model):
-    """The model's cache of train functions traced with schedules, or None.
+    def __init__(self, schedules, start_step, accumulation):
+        self.schedules = dict(schedules)
+        self.start_step = start_step
+        self.accumulation = accumulation
+        self._chunks = {}  # chunk index -> {name: values}
 
-    It lives on the model (in its `__dict__`, out of Keras's tracking) because its train functions
-    refer to the model: a cache beside the model would keep every model alive.
-    """
-    return model.__dict__.get(_COMPILED_STEPS)
-
-
-def forget_compiled_steps(model):
-    """Drops the model's cached train functions: the next installation traces afresh."""
-    model.__dict__.pop(_COMPILED_STEPS, None)
+    def at(self, step):
+        """The values at raw optimizer step `step` (a Python int), as Python floats by name."""
+        update = max(updates_done(int(step), self.start_step, self.accumulation), 0)
+        chunk, offset = divmod(update, HOST_CHUNK)
+        values = self._chunks.get(chunk)
+        if values is None:
+            stacked = host_values(list(self.schedules.values()), chunk * HOST_CHUNK, HOST_CHUNK)
+            values = {name: stacked[:, i] for i, name in enumerate(self.schedules)}
+            if len(self._chunks) > 8:  # a long fit walks through them: keep a few
+                self._chunks.clear()
+            self._chunks[chunk] = values
+        return {name: float(column[offset]) for name, column in values.items()}
 
 
 class ScheduleInjection:
@@ -263,8 +296,12 @@ class ScheduleInjection:
     `schedules` maps `"learning_rate"`, `"momentum"`, `"beta_1"` or `"weight_decay"` to a schedule of
     this package (`OneCycleSchedule`, `CyclicSchedule`, `SweepSchedule`), a number, or a 1-D
     sequence of per-update values. A schedule's step is the optimizer's updates since `start_step`
-    (`updates_done`: with `gradient_accumulation_steps=a`, `(raw step - start_step) // a`); a table's
-    last value holds past its end.
+    (`updates_done`: with `gradient_accumulation_steps=a`, `(raw step - start_step) // a`); a
+    sequence's last value holds past its end.
+
+    Its own job is the injection: the optimizer's `apply` routed through stand-ins for the step's
+    values, the guard, and undoing it all. The schedules' variable is a `ScheduleVariable`, the
+    train functions traced with it are cached by `CompiledSteps`.
 
     Example:
 
@@ -289,62 +326,19 @@ class ScheduleInjection:
         self.schedules = {name: in_step_form(schedule) for name, schedule in schedules.items()}
         self.start_step = int(start_step)
         self.accumulation = int(self.optimizer.gradient_accumulation_steps or 1)
-        self._learning_rate = compat.learning_rate_variable(self.optimizer)
-        if "learning_rate" in self.schedules and self._learning_rate is None:
-            msg = (
-                "A learning-rate schedule can only be installed on an optimizer created with a float "
-                "`learning_rate`; this one was created with "
-                f"learning_rate={compat.learning_rate_setting(self.optimizer)!r}. Either pass the "
-                "schedule as the optimizer's `learning_rate` and drop the callback, or create the "
-                "optimizer with a float."
-            )
-            raise ValueError(msg)
+        self._learning_rate = _learning_rate_variable(self.optimizer, self.schedules)
         self._class_apply = type(self.optimizer).apply
         self._patches = Patches()  # every change to Keras objects while installed
         self._names = ()  # the hyper-parameters the step drives, in the variable's order
         self._configured = {}  # their values as configured, read at install
+        self._learning_rate_before = None  # the learning-rate variable's value at install
         self._slots = None  # (phase_slots, amplitude_slots) of the packed schedules
-        self._variable = None  # the start step and the packed schedules (TensorFlow, JAX)
-        self._counts_loss = False
-        self._host_chunks = {}  # chunk index -> {name: values}, for values_at
+        self._variable = None  # a ScheduleVariable (TensorFlow, JAX)
+        self._host = _HostValues(self.schedules, self.start_step, self.accumulation)
 
     @property
     def installed(self):
         return getattr(self.optimizer.__dict__.get("apply"), "__self__", None) is self
-
-    @property
-    def layout(self):
-        """What a compiled step depends on: the hyper-parameters it drives, the packing, the optimizer
-        and the rest of its configuration (its floats, `clipnorm` say, are baked into the trace)."""
-        config = {
-            key: value
-            for key, value in self.optimizer.get_config().items()
-            if key != "learning_rate" and key not in self._names
-        }
-        return (self._names, self._slots, id(self.optimizer), repr(sorted(config.items())), self._counts_loss)
-
-    def _driven_names(self):
-        names = set(self.schedules)
-        if not compat.TORCH:
-            # One compiled step for every kind of schedule: it drives all three, constant where
-            # nothing schedules them. (PyTorch runs the step eagerly: there, only what is scheduled.)
-            if self._learning_rate is not None:
-                names.add("learning_rate")
-            names.update(name for name in [_momentum_name(self.optimizer)] if name)
-            names.add("weight_decay")
-        return tuple(sorted(names))
-
-    def _forms(self):
-        """Every driven name's schedule: its own, or its configured value."""
-        forms = {}
-        for name in self._names:
-            if name in self.schedules:
-                forms[name] = self.schedules[name]
-            elif name == "learning_rate":
-                forms[name] = Piecewise.constant(self._learning_rate_before)
-            else:
-                forms[name] = Piecewise.constant(self._configured[name] or 0.0)
-        return forms
 
     def install(self, model=None, on_abandon=None):
         """Routes the optimizer's `apply` through the schedules. Replaces an earlier injection.
@@ -365,45 +359,31 @@ class ScheduleInjection:
         if isinstance(previous, ScheduleInjection):
             previous.remove()
         self._learning_rate_before = None if self._learning_rate is None else self._learning_rate.numpy()
-        self._names = self._driven_names()
+        self._names = _driven_names(self.optimizer, self.schedules, self._learning_rate)
         self._configured = {
             name: getattr(self.optimizer, name) for name in self._names if name != "learning_rate"
         }
         slots = [form.slots for form in self.schedules.values()]
         self._slots = tuple(max(s[i] for s in slots) for i in range(2))
-        self._counts_loss = model is not None and _can_count_loss(model)
-        self._model = model
-        compiled = entry = None
+        counts_loss = model is not None and can_count_loss(model)
+        steps = None
         if model is not None and not compat.TORCH:  # torch looks the apply up eagerly every step
-            compiled = compiled_steps(model)
-            if compiled is None or compiled.base is not model.train_function:
-                compiled = model.__dict__[_COMPILED_STEPS] = _CompiledSteps(model.train_function)
-            entry = compiled.entries.get(self.layout)
+            steps = CompiledSteps.of(model)
+            step_layout = layout(self.optimizer, self._names, self._slots, counts_loss)
         if not compat.TORCH:
-            self._variable = entry[1] if entry is not None else self._make_variable(model)
+            cached = None if steps is None else steps.variable(step_layout)
+            self._variable = cached or ScheduleVariable(self._names, self._slots, model)
             self._write_variable()
             if compat.JAX:
-                self._attach_variable()
+                self._variable.attach(self.outer_optimizer, self._patches)
                 if model is not None:
                     compat.optimizer_variables_changed(model)
         self._patches.set(self.optimizer, "apply", self._apply)
-        if compiled is not None:
-            if entry is None:
-                entry = (self._trace(model), self._variable)
-                compiled.entries[self.layout] = entry
-            if self._counts_loss:
-                entry[0].loss_count = None  # not the previous fit's last count
-            self._patches.set(model, "train_function", entry[0])
+        if steps is not None:
+            train_function = steps.train_function(model, step_layout, self._variable, counts_loss)
+            self._patches.set(model, "train_function", train_function)
         if model is not None:
             self._watch_for_another_fit(model, on_abandon or self.remove)
-
-    def _trace(self, model):
-        train_step = model.train_step
-        if self._counts_loss or compat.JAX:  # JAX: a function object of its own, always
-            outputs = {LOSS_COUNT: compat.loss_tracker_count(model)} if self._counts_loss else {}
-            train_step = compat.train_step_with_outputs(model, outputs)
-        function = compat.train_function_of(model, train_step)
-        return _counting(function) if self._counts_loss else function
 
     def _watch_for_another_fit(self, model, on_abandon):
         # Keras skips `on_train_end` when `fit` raises (another callback's error, Ctrl-C), so the
@@ -432,27 +412,22 @@ class ScheduleInjection:
         """
         if schedules is not None:
             forms = {name: in_step_form(schedule) for name, schedule in schedules.items()}
-            unknown = sorted(set(forms) - set(self.schedules))
-            too_big = [
-                name
-                for name, form in forms.items()
-                if self._slots and any(a > b for a, b in zip(form.slots, self._slots, strict=True))
-            ]
-            if unknown or too_big:
-                msg = (
-                    f"set_schedules can change the scheduled names {sorted(self.schedules)} within "
-                    f"the installed packing {self._slots}. Received: unknown names {unknown}, "
-                    f"schedules that need a larger packing {too_big}"
-                )
-                raise ValueError(msg)
+            _check_replacements(forms, self.schedules, self._slots)
             self.schedules.update(forms)
         if start_step is not None:
             self.start_step = int(start_step)
-        self._host_chunks = {}
+        self._host = _HostValues(self.schedules, self.start_step, self.accumulation)
         if self._variable is not None and self.installed:
             self._write_variable()
 
-    set_tables = set_schedules  # the name before schedules had a short form
+    def _write_variable(self):
+        # Every driven name's schedule: its own, or its value as configured.
+        configured = {**self._configured, "learning_rate": self._learning_rate_before}
+        forms = {
+            name: self.schedules.get(name) or Piecewise.constant(configured[name] or 0.0)
+            for name in self._names
+        }
+        self._variable.write(forms, self.start_step)
 
     def remove(self):
         """Gives the optimizer its own `apply` back and its learning rate as it was before `install`.
@@ -469,75 +444,14 @@ class ScheduleInjection:
 
     def values_at(self, step):
         """The scheduled values at raw optimizer step `step` (a Python int), as Python floats."""
-        update = max(updates_done(int(step), self.start_step, self.accumulation), 0)
-        chunk, offset = divmod(update, HOST_CHUNK)
-        values = self._host_chunks.get(chunk)
-        if values is None:
-            table = host_values(list(self.schedules.values()), chunk * HOST_CHUNK, HOST_CHUNK)
-            values = {name: table[:, i] for i, name in enumerate(self.schedules)}
-            if len(self._host_chunks) > 8:  # a long fit walks through them: keep a few
-                self._host_chunks.clear()
-            self._host_chunks[chunk] = values
-        return {name: float(table[offset]) for name, table in values.items()}
-
-    # -- the packed schedules, one variable (TensorFlow, JAX) -----------------------------------
-    # One variable, not one per schedule: on JAX every array of the state costs the fit loop a few
-    # µs a step (passed in and out of the compiled step, tracked by Keras), 2.7 µs each measured on
-    # a 0.2 ms step. Layout: [start // 2**20, start % 2**20, one packed schedule per driven name],
-    # float32: both parts of the start step are exact in float32 up to 2**44 steps.
-    _START_SPLIT = 2**20
-
-    def _packed(self):
-        start_high, start_low = divmod(self.start_step, self._START_SPLIT)
-        forms = self._forms()
-        blocks = [forms[name].pack(*self._slots) for name in self._names]
-        return np.concatenate([[start_high, start_low], *blocks]).astype(np.float32)
-
-    def _make_variable(self, model):
-        size = 2 + len(self._names) * packed_size(*self._slots)
-        with compat.create_variable_scope(model):
-            return keras.Variable(np.zeros(size, np.float32), trainable=False, name="kclr_schedules")
-
-    def _write_variable(self):
-        self._variable.assign(self._packed())
-
-    def _attach_variable(self):
-        # JAX hands only the optimizer's variables to the compiled step: the schedules join them,
-        # last. A tf.function captures the variables it reads (and TensorFlow's tracking refuses to
-        # save a list that had items deleted), so on TensorFlow they stay apart.
-        variables = compat.optimizer_variable_list(self.optimizer)
-        self._patches.append(variables, self._variable)
-        for optimizer in compat.inner_optimizers(self.outer_optimizer):
-            for method in ("save_own_variables", "load_own_variables"):
-                self._patches.set(
-                    optimizer, method, self._without_schedules(getattr(type(optimizer), method), optimizer)
-                )
-
-    def _without_schedules(self, method, optimizer):
-        # A checkpoint written mid-fit (ModelCheckpoint) holds the optimizer's own variables only.
-        def call(store):
-            variables = compat.optimizer_variable_list(self.optimizer)
-            position = next(i for i, v in enumerate(variables) if v is self._variable)
-            del variables[position]
-            try:
-                return method(optimizer, store)
-            finally:
-                variables.insert(position, self._variable)
-
-        return call
+        return self._host.at(step)
 
     # -- the step --------------------------------------------------------------------------------
     def _current_values(self):
         if compat.TORCH:  # eager: one host read of the counter, then plain floats
             # int() of the backing tensor: a quarter of the cost of .numpy() (measured, bench/)
             return self.values_at(compat.step_counter(self.optimizer).value)
-        counter = compat.step_counter(self.optimizer)
-        start_high, start_low = (ops.cast(self._variable[i], counter.dtype) for i in (0, 1))
-        start = start_high * self._START_SPLIT + start_low
-        updates = updates_done(ops.cast(counter - start, "int32"), 0, self.accumulation)
-        blocks = ops.reshape(self._variable[2:], (len(self._names), -1))
-        values = piecewise_value(ops.cast(updates, "float32"), blocks, *self._slots)
-        return {name: values[i] for i, name in enumerate(self._names)}
+        return self._variable.values(compat.step_counter(self.optimizer), self.accumulation)
 
     def _apply(self, grads, trainable_variables=None):
         optimizer = self.optimizer
@@ -558,33 +472,11 @@ class ScheduleInjection:
             # so what one finds on the optimizer may be another's stand-in.
             for name, value in self._configured.items():
                 setattr(optimizer, name, value)
-        self._check_read(stand_ins, trainable_variables)
+        scheduled = {name: stand_in for name, stand_in in stand_ins.items() if name in self.schedules}
+        _check_read(scheduled, self.optimizer, trainable_variables, self._variable)
         return result
 
     # -- the guard: a Keras that no longer uses what the step computes fails loudly ---------------
-    def _check_read(self, stand_ins, trainable_variables):
-        """At trace time (TensorFlow, JAX: once per compiled step, free per step): every scheduled
-        momentum and weight decay stand-in must have been read by the optimizer's update. A Keras
-        that read the float elsewhere (cached at build, say) would train with the constant.
-
-        Not under a tf.distribute strategy: there the replicas' `apply` calls overlap on threads, so
-        the optimizer may hold another replica's stand-in while this one's update reads it."""
-        if compat.under_tf_distribution(self._variable):
-            return
-        unread = [
-            name for name, stand_in in stand_ins.items() if name in self.schedules and not stand_in.read
-        ]
-        if "weight_decay" in unread:
-            if not compat.uses_weight_decay(self.optimizer, trainable_variables):
-                unread.remove("weight_decay")  # nothing to decay: nothing to read
-        if unread:
-            names = ", ".join(f"`{name}`" for name in unread)
-            what = (
-                f"{type(self.optimizer).__name__}'s update step never read the scheduled {names}, "
-                "which would have stayed at the configured value"
-            )
-            raise compat.incompatible(what)
-
     def check_applied(self, model=None):
         """Checks, after a step, that the learning rate the step applied is the schedule's.
 
@@ -700,7 +592,7 @@ def attach_schedules(optimizer, *, learning_rate=None, momentum=None, weight_dec
     scheduled = {}
     for name, value in given.items():
         if name == "momentum":
-            if not any(_is_float(getattr(inner, attribute, None)) for attribute in MOMENTUM_ATTRIBUTES):
+            if _momentum_setting(inner)[0] is None:
                 msg = (
                     f"Argument `momentum` needs an optimizer with `momentum` or `beta_1`; "
                     f"{type(inner).__name__} has neither. Received: momentum={value!r}"

@@ -33,6 +33,9 @@ ANNEAL_KINDS = ("linear", "cos", "exp")  # a phase's kind is stored as its index
 PHASE_SLOTS = 4  # enough for three-phase one cycle; a longer table is packed larger (a new trace)
 AMPLITUDE_SLOTS = 16  # per-cycle amplitudes; CLR with more cycles of its own amplitudes packs larger
 _HEADER = 4  # cycle_steps, hold_steps, cycle_decay, step_decay
+_PHASE_ROWS = 5  # per phase: start, divisor, kind, first value, last value
+_ENDED = -1e30  # the end and start of a phase of no length: passed by every step, its pct always 1
+_CHAINED_PHASES = 8  # up to this many phase slots, the step finds its phase by selects (see below)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,20 +108,39 @@ class Piecewise:
         return max(PHASE_SLOTS, len(self.kinds)), max(AMPLITUDE_SLOTS, len(self.amplitudes))
 
     def pack(self, phase_slots, amplitude_slots):
-        """The numbers `piecewise_value` reads, padded to the given slots, as float32."""
+        """The numbers `piecewise_value` reads, padded to the given slots, as float32.
+
+        What can be worked out before the step is, here, once: `[header (4), bounds
+        (phase_slots - 1), starts, divisors, kinds, first values, last values (phase_slots each),
+        amplitudes (amplitude_slots)]`. `bounds[i]` is the latest end among phases `0..i` of
+        non-zero length: a step's phase is the first whose bound it has not passed, else the last.
+        A phase of zero or negative length (padding too) has already ended: its end and start are
+        `-1e30`, its divisor 1 and its kind linear, so that as the last phase it gives its last value
+        (`pct` is 1, exactly).
+        """
         phases = len(self.kinds)
         if phase_slots < phases or amplitude_slots < len(self.amplitudes):
             msg = f"{self} needs {self.slots} slots. Received: {(phase_slots, amplitude_slots)}"
             raise ValueError(msg)
         pad = phase_slots - phases
-        knots = [*self.knots, *[self.knots[-1]] * pad]
+        knots = np.asarray([*self.knots, *[self.knots[-1]] * pad], np.float32)
         # Spans from the float64 knots: the same float32 numbers as a Python-float expression.
-        spans = [*(b - a for a, b in itertools.pairwise(self.knots)), *[0.0] * pad]
-        values = [*self.values, *[self.values[-1]] * pad]
-        kinds = [*(ANNEAL_KINDS.index(k) for k in self.kinds), *[0] * pad]
+        spans = np.asarray([*(b - a for a, b in itertools.pairwise(self.knots)), *[0.0] * pad], np.float32)
+        ended = spans <= 0
+        values = np.asarray([*self.values, *[self.values[-1]] * pad], np.float32)
+        kinds = np.asarray([*(ANNEAL_KINDS.index(k) for k in self.kinds), *[0] * pad], np.float32)
+        bounds = np.maximum.accumulate(np.where(ended, _ENDED, knots[1:]))[:-1]
+        rows = [
+            np.where(ended, _ENDED, knots[:-1]),
+            np.where(ended, 1.0, spans),
+            np.where(ended, 0.0, kinds),
+            values[:-1],
+            values[1:],
+        ]
         amplitudes = [*self.amplitudes, *[self.amplitudes[-1]] * (amplitude_slots - len(self.amplitudes))]
         header = [self.cycle_steps, self.hold_steps, self.cycle_decay, self.step_decay]
-        return np.asarray([*header, *knots, *spans, *values, *kinds, *amplitudes], dtype=np.float32)
+        parts = [np.asarray(header, np.float32), bounds, *rows, np.asarray(amplitudes, np.float32)]
+        return np.concatenate(parts).astype(np.float32)
 
     def __call__(self, step):
         """The values at `step` (any shape), in `keras.ops`."""
@@ -128,7 +150,7 @@ class Piecewise:
 
 def packed_size(phase_slots, amplitude_slots):
     """The length of `Piecewise.pack(phase_slots, amplitude_slots)`."""
-    return _HEADER + 4 * phase_slots + 2 + amplitude_slots
+    return _HEADER + (phase_slots - 1) + _PHASE_ROWS * phase_slots + amplitude_slots
 
 
 def piecewise_value(step, numbers, phase_slots, amplitude_slots):
@@ -142,11 +164,9 @@ def piecewise_value(step, numbers, phase_slots, amplitude_slots):
     """
     numbers = ops.convert_to_tensor(numbers, _DTYPE)
     p = phase_slots
-    offsets = np.cumsum([0, _HEADER, p + 1, p, p + 1, p, amplitude_slots])
-    header, knots, spans, values, kinds, amplitudes = (
-        numbers[..., a:b] for a, b in itertools.pairwise(offsets)
-    )
-    cycle_steps, hold_steps, cycle_decay, step_decay = (header[..., i] for i in range(_HEADER))
+    offsets = np.cumsum([0, _HEADER, p - 1 + _PHASE_ROWS * p, amplitude_slots])
+    header, phases, amplitudes = (numbers[..., a:b] for a, b in itertools.pairwise(offsets))
+    cycle_steps, hold_steps, cycle_decay, step_decay = ops.unstack(header, axis=-1)
     step = ops.maximum(step, 0.0)
     step = ops.where(hold_steps > 1, ops.floor(step / hold_steps) * hold_steps, step)  # 1: fractions too
     cyclic = cycle_steps > 0
@@ -155,18 +175,40 @@ def piecewise_value(step, numbers, phase_slots, amplitude_slots):
     x = position - cycle
     amplitude = _pick(amplitudes, ops.minimum(cycle, amplitude_slots - 1), amplitude_slots)
     amplitude = amplitude * ops.power(cycle_decay, cycle) * ops.power(step_decay, step)
-
-    # The phase: the first of non-zero length whose end the step has not passed, else the last.
-    claims = ops.logical_and(ops.expand_dims(x, -1) <= knots[..., 1:p], spans[..., : p - 1] > 0)
-    phase = ops.sum(ops.cumprod(1.0 - ops.cast(claims, _DTYPE), axis=-1), axis=-1)
-    start, span, kind = (_pick(row, phase, p) for row in (knots[..., :p], spans, kinds))
-    base = values[..., 0]
-    ends = [_pick(values, phase, p + 1), _pick(values, phase + 1.0, p + 1)]
-    ends = [ops.where(amplitude == 1.0, v, base + amplitude * (v - base)) for v in ends]
-    pct = ops.clip((x - start) / ops.where(span > 0, span, 1.0), 0.0, 1.0)
+    start, divisor, kind, first, last = _phase_of(x, phases, p)
+    base = phases[..., p - 1 + 3 * p]  # the first phase's first value
+    ends = [ops.where(amplitude == 1.0, v, base + amplitude * (v - base)) for v in (first, last)]
+    pct = ops.clip((x - start) / divisor, 0.0, 1.0)
     anneal = {name: ANNEALERS[name](ends[0], ends[1], pct) for name in ANNEAL_KINDS}
-    value = ops.where(kind == 1.0, anneal["cos"], ops.where(kind == 2.0, anneal["exp"], anneal["linear"]))
-    return ops.where(span > 0, value, ends[1])
+    return ops.where(kind == 1.0, anneal["cos"], ops.where(kind == 2.0, anneal["exp"], anneal["linear"]))
+
+
+def _phase_of(x, phases, phase_slots):
+    """The packed start, divisor, kind, first and last value of the phase at position `x`: the first
+    phase whose bound `x` has not passed, else the last. `phases` is the packing's bounds and rows.
+
+    Up to `_CHAINED_PHASES` phase slots, by a chain of selects: element-wise, so that XLA fuses the
+    whole evaluation into 3 loops (five one-hot sums, whose results several ops read, made 11: about
+    7 µs a step on JAX CPU against 1 µs now, BENCHMARKS.md section 0). A longer table, by one
+    one-hot sum over its phases: chains would grow with the table.
+    """
+    p = phase_slots
+    if p <= _CHAINED_PHASES:
+        columns = ops.unstack(phases, axis=-1)
+        passed = [x > bound for bound in columns[: p - 1]]
+        found = []
+        for row in range(_PHASE_ROWS):
+            slots = columns[p - 1 + row * p : p - 1 + (row + 1) * p]
+            value = slots[-1]
+            for i in reversed(range(p - 1)):
+                value = ops.where(passed[i], value, slots[i])
+            found.append(value)
+        return found
+    bounds, rows = phases[..., : p - 1], phases[..., p - 1 :]
+    phase = ops.sum(ops.cast(ops.expand_dims(x, -1) > bounds, _DTYPE), axis=-1)
+    rows = ops.reshape(rows, (*ops.shape(rows)[:-1], _PHASE_ROWS, p))
+    found = _pick(rows, ops.expand_dims(phase, -1), p)
+    return [found[..., row] for row in range(_PHASE_ROWS)]
 
 
 _host_piecewise_value = compat.host_function(piecewise_value, static_argnums=(2, 3))
@@ -175,34 +217,6 @@ _host_piecewise_value = compat.host_function(piecewise_value, static_argnums=(2,
 def _pick(row, index, slots):
     """`row[..., index]` for a float index tensor: a one-hot sum, which broadcasts like arithmetic."""
     return ops.sum(ops.one_hot(ops.cast(index, "int32"), slots, dtype=_DTYPE) * row, axis=-1)
-
-
-def piecewise_anneal(step, knots, values, anneal):
-    """Joins annealing phases: phase `i` runs from `values[i]` at step `knots[i]` to `values[i + 1]`
-    at step `knots[i + 1]`; a step belongs to the first phase whose end it has not passed, and steps
-    past the last knot stay at `values[-1]`.
-
-    Example:
-
-    >>> from keras import ops
-    >>> from keras_one_cycle_clr._anneal import linear_anneal
-    >>> steps = ops.arange(5, dtype="float32")
-    >>> values = piecewise_anneal(steps, [0.0, 2.0, 4.0], [0.0, 1.0, 0.5], linear_anneal)
-    >>> ops.convert_to_numpy(values).tolist()
-    [0.0, 0.5, 1.0, 0.75, 0.5]
-
-    Args:
-        step: The step(s), a float32 tensor.
-        knots: Python floats, increasing: where each phase ends.
-        values: Python floats, one more than the phases: the value at each knot.
-        anneal: An interpolation function `(start, end, pct) -> value` from `_anneal`.
-
-    Returns:
-        A tensor shaped like `step`.
-    """
-    kind = next(name for name, function in ANNEALERS.items() if function is anneal)
-    form = Piecewise(tuple(map(float, knots)), tuple(map(float, values)), (kind,) * (len(knots) - 1))
-    return form(step)
 
 
 def evaluate(schedule, num_steps: int) -> np.ndarray:
