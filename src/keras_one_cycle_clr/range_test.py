@@ -20,13 +20,9 @@ import numpy as np
 
 from keras_one_cycle_clr import _checks, _data, _fit_callbacks, hyperparams, schedules
 from keras_one_cycle_clr import _keras_compat as compat
-from keras_one_cycle_clr.range_test_result import (
-    CannotChooseError,
-    PerStepMean,
-    RangeTestResult,
-    SweepWatch,
-    unread_learning_rates,
-)
+from keras_one_cycle_clr._sweep import PerStepMean, SweepWatch
+from keras_one_cycle_clr.one_cycle_choice import CannotChooseError, unread_learning_rates
+from keras_one_cycle_clr.range_test_result import RangeTestResult
 
 SWEEPS = ("exp", "linear")
 
