@@ -321,7 +321,7 @@ def test_an_epoch_that_ends_in_a_short_chunk_is_refused_before_training():
 def test_the_loss_count_read_without_a_counting_step_is_the_live_one():
     # The fallback when the compiled step does not report it (PyTorch, tf.distribute, a train
     # function rebuilt by someone else): on JAX the variable lags the trainer's state mid-fit.
-    from keras_one_cycle_clr.range_test import _LossCount
+    from keras_one_cycle_clr._sweep import _LossCount
 
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     model.compile(keras.optimizers.SGD(0.01), "mse")

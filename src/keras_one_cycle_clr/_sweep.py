@@ -1,4 +1,5 @@
-"""What runs while a range test sweeps: whether a sweep stops, and each learning rate's mean loss.
+"""What runs while a range test sweeps: each learning rate's mean loss and validation loss, whether
+a sweep stops, and the progress shown.
 
 `LrRangeTest` feeds these as its batches end; none of it is kept in the result.
 """
@@ -7,7 +8,11 @@ from __future__ import annotations
 
 import math
 
-from keras_one_cycle_clr import suggest
+import keras
+import numpy as np
+
+from keras_one_cycle_clr import _fit_callbacks, hyperparams, suggest
+from keras_one_cycle_clr import _keras_compat as compat
 
 # A sweep whose smoothed loss went below this fraction of its first loss, and that is back at its
 # first, is diverging: stuck at chance level, the loss no longer grows to `threshold_multiplier` x
@@ -107,3 +112,167 @@ class PerStepMean:
         total, samples = self._piece
         self._piece = (0.0, 0.0)
         return total / samples if samples else float("nan")
+
+
+class RunningLoss:
+    """Each learning rate's mean training loss during a fit, from Keras's running loss mean.
+
+    The mean comes from `logs`, its sample count from the compiled step (`_LossCount`): no read of
+    the model's state, no sync of JAX's. The sums are differenced across a learning rate's batches
+    (`PerStepMean`).
+
+    Args:
+        model: A compiled model during its `fit`.
+    """
+
+    def __init__(self, model):
+        self._model = model
+        self._count = _LossCount(model)
+        self._mean = PerStepMean()
+
+    def epoch_restarted(self):
+        """Keras reset its metrics: an epoch begins."""
+        self._mean.restart()
+
+    def add(self, logs):
+        """Banks the running mean's gain since the last read: before the epoch ends, or at every
+        batch end when the epoch's length is unknown."""
+        self._mean.add(float(logs["loss"]), self._count.read())
+
+    def take(self, logs):
+        """The mean loss of the learning rate whose last batch ended with `logs`."""
+        self.add(logs)
+        return self._mean.take()
+
+    def restart(self):
+        """Restarts the running mean (on JAX after a sync of the state): a diverged sweep's losses
+        must not swamp the next one's, nor a Keras call that counted another batch in it."""
+        compat.sync_jax_state(self._model)
+        self._model.reset_metrics()
+        self._mean.restart()
+
+
+class _LossCount:
+    """Reads the sample count of a model's running loss mean (Keras's `Mean` loss tracker).
+
+    With the running mean from `logs`, it gives the running sum of batch loss x batch size. On
+    TensorFlow and JAX the compiled step reports it (`hyperparams.last_loss_count`): no read of its
+    own, no sync of JAX's state. Elsewhere (PyTorch, tf.distribute, a train function that is not
+    ours) the variable is read, on JAX after syncing the trainer's state into it.
+    """
+
+    def __init__(self, model):
+        self.model = model  # the model itself: a callback's `self.model` syncs JAX's state
+        self.variable = compat.loss_tracker_count(model)
+        if self.variable is None:
+            msg = (
+                "LrRangeTest reads the sample count of Keras's running loss mean "
+                f"(`model._loss_tracker`, a Mean metric), which this Keras ({keras.__version__}) lacks."
+            )
+            raise RuntimeError(msg)
+
+    def read(self):
+        count = hyperparams.last_loss_count(self.model)
+        if count is not None:
+            return count
+        compat.sync_jax_state(self.model)  # mid-fit the variable lags the trainer's state
+        return float(self.variable.numpy())
+
+
+class SweepValidation:
+    """A range test's validation loss at the live weights, per learning rate: the mean loss over the
+    samples of the first `batches` batches of `validation_data`, the same ones every time, evaluated
+    as one batch.
+
+    Args:
+        validation_data: A checked tuple `(x_val, y_val)` of arrays of one length.
+        batch_size: A Python int >= 1.
+        batches: A Python int >= 1.
+    """
+
+    def __init__(self, validation_data, batch_size, batches):
+        x_val, y_val = validation_data
+        rows = np.concatenate(
+            [np.arange(k * batch_size, (k + 1) * batch_size) % len(x_val) for k in range(batches)]
+        )
+        self.x, self.y = np.asarray(x_val)[rows], np.asarray(y_val)[rows]
+        self._model = None
+        self._function = None  # the validation loss at the live weights, or None
+        self._restart_running_loss = None
+
+    def start(self, model, running_loss):
+        """Before a fit's first step. `running_loss` restarts after a validation that counted in it."""
+        self._model = model
+        self._function = compat.validation_loss_function(model, self.x, self.y)
+        self._restart_running_loss = running_loss.restart
+
+    def loss(self):
+        """The validation loss at the live weights, as a Python float."""
+        if self._function is not None:
+            return self._function()
+        # Where the live weights cannot be evaluated apart (tf.distribute): Keras's own call, which
+        # counts its batch in the running loss mean.
+        loss = compat.test_on_batch_loss(self._model, self.x, self.y)
+        self._restart_running_loss()
+        return loss
+
+    def check_per_learning_rate(self, loss):
+        """Once, at the sweep's second learning rate: evaluated again at the same weights, the
+        validation loss must be `loss` again. A running mean over earlier evaluations (what
+        `test_on_batch` gave before Keras 3.15) moves towards this one and differs."""
+        again = self.loss()
+        if not np.isclose(again, loss, rtol=1e-5, atol=0.0, equal_nan=True):
+            what = (
+                "the range test's validation loss is not the loss at the current weights alone: "
+                f"evaluated twice at the same weights it gave {loss!r} and then {again!r} (a running "
+                "mean over earlier evaluations)"
+            )
+            raise compat.incompatible(what)
+
+
+class SweepProgress:
+    """With a range test's `verbose`, a line naming each sweep and a progress bar over its learning
+    rates with the current learning rate and smoothed loss; without it, nothing.
+
+    Args:
+        test: The `LrRangeTest`.
+    """
+
+    def __init__(self, test):
+        self._test = test
+        self._bar = None  # the current sweep's keras.utils.Progbar
+
+    def describe(self, sweep_index):
+        """`", weight decay ..."` for a sweep of a weight-decay grid, else `""`."""
+        wd_list = self._test.wd_list
+        return f", weight decay {wd_list[sweep_index]:g}" if wd_list else ""
+
+    def start(self, sweep_index):
+        test = self._test
+        if not test.verbose:
+            return
+        low, high = test.lr_range
+        _fit_callbacks.print_message(
+            test,
+            f"Range test sweep {sweep_index + 1}/{test.n_wd}{self.describe(sweep_index)}: {test.steps} "
+            f"learning rates from {low:.3g} to {high:.3g}, {test.batches_per_step} batches each",
+        )
+        self._bar = keras.utils.Progbar(
+            test.steps, stateful_metrics=["lr", "smoothed loss"], unit_name="learning rate"
+        )
+
+    def update(self, learning_rates_done, smoothed_loss):
+        if self._bar is not None:
+            lr = self._test.lr[learning_rates_done - 1]
+            self._bar.update(learning_rates_done, [("lr", lr), ("smoothed loss", smoothed_loss)])
+
+    def end(self, learning_rates_done, diverged):
+        if self._bar is None:
+            return
+        self._bar.update(learning_rates_done, finalize=True)
+        self._bar = None
+        if diverged:
+            lr = self._test.lr[learning_rates_done - 1]
+            _fit_callbacks.print_message(
+                self._test, f"  stopped early at learning rate {lr:.3g}: the loss diverged"
+            )
