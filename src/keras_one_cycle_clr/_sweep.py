@@ -76,9 +76,9 @@ class PerStepMean:
 
     Keras's running loss is a `Mean` of batch losses weighted by batch size since it was last
     reset; with its sample count, `mean x count` is a running sum. Differences of the sums across
-    a learning rate's batches give its sample-weighted mean exactly, also for a short batch.
-    Precision: float32 sums, about 1e-7 x (the sum since the reset / the learning rate's own sum),
-    relative.
+    a learning rate's batches give its sample-weighted mean, also for a short batch; the pieces are
+    summed in float64. Precision: Keras's float32 sums, about 1e-7 x (the sum since the reset / the
+    learning rate's own sum), relative: `RunningLoss` restarts the mean at every learning rate.
 
     Example:
 
@@ -117,38 +117,47 @@ class PerStepMean:
 class RunningLoss:
     """Each learning rate's mean training loss during a fit, from Keras's running loss mean.
 
-    The mean comes from `logs`, its sample count from the compiled step (`_LossCount`): no read of
-    the model's state, no sync of JAX's. The sums are differenced across a learning rate's batches
-    (`PerStepMean`).
+    The running mean is restarted at every learning rate's start (`compat.LossMeanRestart`), as
+    Keras restarts it at every epoch's start, so that each read sums one learning rate's batches at
+    most: Keras's float32 sums then lose about 1e-7 of that learning rate's own loss, not of the
+    losses summed since the epoch began (a loss falling 1e5 across one epoch lost 2% before). The
+    pieces of a learning rate whose batches span an epoch's end are summed in float64
+    (`PerStepMean`). The mean comes from `logs`, its sample count from the compiled step (`_LossCount`):
+    no read of the model's state, no sync of JAX's.
 
     Args:
         model: A compiled model during its `fit`.
     """
 
     def __init__(self, model):
-        self._model = model
         self._count = _LossCount(model)
+        self._restart = compat.LossMeanRestart(model)
         self._mean = PerStepMean()
+
+    def install(self, patches):
+        """Sets up the restarts (on JAX, around the model's train function as it is now)."""
+        self._restart.install(patches)
 
     def epoch_restarted(self):
         """Keras reset its metrics: an epoch begins."""
         self._mean.restart()
 
     def add(self, logs):
-        """Banks the running mean's gain since the last read: before the epoch ends, or at every
-        batch end when the epoch's length is unknown."""
+        """Banks the running mean since its last restart: before the epoch ends, or at every batch
+        end when the epoch's length is unknown."""
         self._mean.add(float(logs["loss"]), self._count.read())
 
     def take(self, logs):
-        """The mean loss of the learning rate whose last batch ended with `logs`."""
+        """The mean loss of the learning rate whose last batch ended with `logs`; the next learning
+        rate's mean starts from zero."""
         self.add(logs)
-        return self._mean.take()
+        loss = self._mean.take()
+        self.restart()
+        return loss
 
     def restart(self):
-        """Restarts the running mean (on JAX after a sync of the state): a diverged sweep's losses
-        must not swamp the next one's, nor a Keras call that counted another batch in it."""
-        compat.sync_jax_state(self._model)
-        self._model.reset_metrics()
+        """Restarts the running mean (after a Keras call that counted another batch in it, too)."""
+        self._restart.request()
         self._mean.restart()
 
 

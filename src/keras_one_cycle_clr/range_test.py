@@ -24,6 +24,7 @@ import numpy as np
 
 from keras_one_cycle_clr import _checks, _data, _fit_callbacks, hyperparams, schedules
 from keras_one_cycle_clr import _keras_compat as compat
+from keras_one_cycle_clr._patches import Patches
 from keras_one_cycle_clr._sweep import RunningLoss, SweepProgress, SweepValidation, SweepWatch
 from keras_one_cycle_clr.one_cycle_choice import CannotChooseError, unread_learning_rates
 from keras_one_cycle_clr.range_test_result import RangeTestResult
@@ -96,9 +97,10 @@ class LrRangeTest(keras.callbacks.Callback):
     batches, evaluated in one call after those batches. NaN marks steps a sweep never reached. With an
     empty `wd_list`, there is one sweep with the optimizer's own weight decay (`n_wd = 1`).
 
-    Cost: one compiled train step serves every learning rate and weight decay, and the losses are
-    read without resetting Keras's metrics, so a sweep costs about what a plain `fit` over the same
-    batches costs (BENCHMARKS.md).
+    Cost: one compiled train step serves every learning rate and weight decay, and each learning
+    rate's loss is read from Keras's running loss mean, restarted at every learning rate without a
+    sync of the model's state, so a sweep costs about what a plain `fit` over the same batches costs
+    (BENCHMARKS.md). While it runs, `logs["loss"]` is the mean since the current learning rate began.
 
     Example:
 
@@ -184,6 +186,7 @@ class LrRangeTest(keras.callbacks.Callback):
         self._state = None  # the model and optimizer as they were: TrainingState
         self._injection = None  # the sweep's schedules in the optimizer's step
         self._running_loss = None  # each learning rate's mean loss: RunningLoss
+        self._patches = Patches()  # the running loss mean's restarts (on JAX, around the train function)
         self._watch = SweepWatch(self.threshold_multiplier)  # whether the current sweep stops
         self._start_batch = None  # the optimizer's raw step (batches) when the test began
         self._batches_per_epoch = None  # or None when unknown
@@ -252,6 +255,7 @@ class LrRangeTest(keras.callbacks.Callback):
             optimizer, self._schedules(0), start_step=self._start_batch
         )
         self._injection.install(model, on_abandon=self.restore)
+        self._running_loss.install(self._patches)  # around the train function just installed
         self._progress.start(0)
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -292,6 +296,7 @@ class LrRangeTest(keras.callbacks.Callback):
 
     def restore(self):
         """Puts the model and optimizer back as they were before the test; safe to call twice."""
+        self._patches.undo()  # first: the injection reverts the train function only if it finds its own
         if self._injection is not None:
             self._injection.remove()
             self._injection = None
@@ -334,8 +339,9 @@ class LrRangeTest(keras.callbacks.Callback):
         position.sweep += 1
         position.learning_rate, position.batches = 0, 0
         self._watch = SweepWatch(self.threshold_multiplier)
-        self._state.restore(self.model)  # through `self.model`: on JAX, the state is synced here
-        self._running_loss.restart()
+        # Through `self.model`: on JAX the state is synced here. The running loss mean restarted when
+        # the last learning rate's loss was taken: a diverged sweep's losses do not reach the next one.
+        self._state.restore(self.model)
         if position.sweep < self.n_wd:
             self._injection.set_schedules(self._schedules(position.sweep))  # the same compiled step
             self._progress.start(position.sweep)
