@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from keras_one_cycle_clr._sweep import PerStepMean, SweepWatch
+from keras_one_cycle_clr._sweep import LearningRateMean, SweepWatch
 
 
-def test_per_step_means_weigh_batches_by_their_samples_across_restarts():
-    per_step = PerStepMean()
+def test_per_learning_rate_means_weigh_batches_by_their_samples_across_restarts():
+    per_step = LearningRateMean()
     # lr 0: batches of 4 at 2.0 and 2 at 5.0 (a short one): (8 + 10) / 6 = 3.
     per_step.add(running_mean=2.0, count=4)
     per_step.add(running_mean=(8 + 10) / 6, count=6)

@@ -71,7 +71,7 @@ class SweepWatch:
         return loss > self.threshold_multiplier * self.best or relapsed
 
 
-class PerStepMean:
+class LearningRateMean:
     """The mean loss of each learning rate's batches, from Keras's running loss mean.
 
     Keras's running loss is a `Mean` of batch losses weighted by batch size since it was last
@@ -82,13 +82,13 @@ class PerStepMean:
 
     Example:
 
-    >>> per_step = PerStepMean()
-    >>> per_step.add(running_mean=2.0, count=4)   # a batch of 4 at loss 2
-    >>> per_step.add(running_mean=1.5, count=8)   # then a batch of 4 at loss 1
-    >>> per_step.take()                            # that learning rate's mean
+    >>> means = LearningRateMean()
+    >>> means.add(running_mean=2.0, count=4)   # a batch of 4 at loss 2
+    >>> means.add(running_mean=1.5, count=8)   # then a batch of 4 at loss 1
+    >>> means.take()                            # that learning rate's mean
     1.5
-    >>> per_step.add(running_mean=1.25, count=12)  # the next learning rate: a batch at 0.75
-    >>> per_step.take()
+    >>> means.add(running_mean=1.25, count=12)  # the next learning rate: a batch at 0.75
+    >>> means.take()
     0.75
     """
 
@@ -122,7 +122,7 @@ class RunningLoss:
     most: Keras's float32 sums then lose about 1e-7 of that learning rate's own loss, not of the
     losses summed since the epoch began (a loss falling 1e5 across one epoch lost 2% before). The
     pieces of a learning rate whose batches span an epoch's end are summed in float64
-    (`PerStepMean`). The mean comes from `logs`, its sample count from the compiled step (`_LossCount`):
+    (`LearningRateMean`). The mean comes from `logs`, its sample count from the compiled step (`_LossCount`):
     no read of the model's state, no sync of JAX's.
 
     Args:
@@ -132,7 +132,7 @@ class RunningLoss:
     def __init__(self, model):
         self._count = _LossCount(model)
         self._restart = compat.LossMeanRestart(model)
-        self._mean = PerStepMean()
+        self._mean = LearningRateMean()
 
     def install(self, patches):
         """Sets up the restarts (on JAX, around the model's train function as it is now)."""

@@ -32,7 +32,7 @@ ONE_CYCLE_PEAK_DIVISOR = 4.0
 # How far apart two sweeps' lowest smoothed losses must be before the lower one counts as better:
 # two standard deviations of that difference, and at least 5% of the best. Sweeps run on other
 # batches from the same start, and on the suite's tune tasks their minima differed by 2-15% between
-# weight decays that trained alike, far more than the per-step scatter says.
+# weight decays that trained alike, far more than the scatter between learning rates says.
 WD_NOISE_SIGMAS = 2.0
 WD_RELATIVE_TIE = 0.05
 _SMOOTHING = 0.98  # suggest.smooth's beta
@@ -157,12 +157,12 @@ def choose_one_cycle(lr, loss, wd_list=(), *, val_loss=None, wd_loss=None, divis
     The rule:
 
     1. For every sweep, the lowest loss of its smoothed curve (of `wd_loss`), and the noise of that
-       lowest point: the sweep's per-step scatter (a robust standard deviation of its step-to-step
-       differences over the first half of the sweep, where the learning rate is too small to move
-       the loss) times the share of it that the smoothing lets through.
+       lowest point: the sweep's scatter (a robust standard deviation of the differences between
+       consecutive learning rates' losses over the first half of the sweep, where the learning rate
+       is too small to move the loss) times the share of it that the smoothing lets through.
     2. The weight decays whose lowest loss is within `WD_NOISE_SIGMAS` standard deviations of the
        best one, or within `WD_RELATIVE_TIE` of it (sweeps run on other batches, which moves their
-       minima more than the per-step scatter shows), are tied: the data cannot tell them apart.
+       minima more than that scatter shows), are tied: the data cannot tell them apart.
        Among them, the smallest is chosen (the least change to what the user built); a single one
        is chosen because it is lower.
     3. The peak is the learning rate at the lowest point of the chosen sweep's smoothed training
@@ -330,11 +330,12 @@ def _validation_limit(lr, val_losses):
 
 
 def _lowest_point_noise(losses):
-    """The standard deviation of a smoothed curve's value from one sweep's per-step scatter.
+    """The standard deviation of a smoothed curve's value from one sweep's scatter.
 
-    The scatter is a robust standard deviation of the step-to-step differences over the first half
-    of the reached steps (`1.4826 x median |diff| / sqrt(2)`); the debiased exponential smoothing
-    of `suggest.smooth` lets through `sqrt((1 - beta) / (1 + beta))` of it at its steady state.
+    The scatter is a robust standard deviation of the differences between consecutive learning
+    rates' losses over the first half of the reached ones (`1.4826 x median |diff| / sqrt(2)`); the
+    debiased exponential smoothing of `suggest.smooth` lets through `sqrt((1 - beta) / (1 + beta))`
+    of it at its steady state.
     """
     reached = np.asarray(losses, dtype=np.float64)
     reached = reached[np.isfinite(reached)]

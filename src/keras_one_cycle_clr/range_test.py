@@ -94,7 +94,8 @@ class LrRangeTest(keras.callbacks.Callback):
     is the mean training loss of the batches run at `lr[i]` under `wd_list[j]` (weighted by batch
     size, as Keras's epoch loss is: a short batch counts for its samples);
     `val_loss` likewise, the mean loss over the samples of the first `batches_per_val` validation
-    batches, evaluated in one call after those batches. NaN marks steps a sweep never reached. With an
+    batches, evaluated in one call after those batches. NaN marks learning rates a sweep never
+    reached. With an
     empty `wd_list`, there is one sweep with the optimizer's own weight decay (`n_wd = 1`).
 
     Cost: one compiled train step serves every learning rate and weight decay, and each learning
@@ -288,7 +289,7 @@ class LrRangeTest(keras.callbacks.Callback):
         if self._position.sweep < self.n_wd:
             warnings.warn(
                 f"The range test ran out of batches in sweep {self._position.sweep + 1} of {self.n_wd}; "
-                f"the steps it did not reach are NaN. Fit for {self.batches_needed} batches "
+                f"the learning rates it did not reach are NaN. Fit for {self.batches_needed} batches "
                 "(see find_n_epoch).",
                 stacklevel=2,
             )
@@ -370,7 +371,7 @@ class _Checked(enum.Enum):
 def _check_first_step(model, injection, start_batch, batch, batches_per_execution):
     """The guard, once per range test: the learning rate the step applied, and the batch numbering
     every loss is grouped by (the fit's first execution ends at `batch`, so the optimizer must have
-    run `batch + 1` steps since `start_batch`)."""
+    counted `batch + 1` batches since `start_batch`)."""
     injection.check_applied(model)
     ran = hyperparams.raw_step(model.optimizer) - start_batch
     if batch + 1 != ran:

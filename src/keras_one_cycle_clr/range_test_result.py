@@ -14,11 +14,13 @@ from keras_one_cycle_clr import _checks, suggest
 from keras_one_cycle_clr import one_cycle_choice as choice_rules
 
 # Importable from here, as before the choice and the sweep's helpers had modules of their own.
-from keras_one_cycle_clr._sweep import PerStepMean as PerStepMean
+from keras_one_cycle_clr._sweep import LearningRateMean
 from keras_one_cycle_clr._sweep import SweepWatch as SweepWatch
 from keras_one_cycle_clr.one_cycle_choice import ONE_CYCLE_PEAK_DIVISOR as ONE_CYCLE_PEAK_DIVISOR
 from keras_one_cycle_clr.one_cycle_choice import CannotChooseError, OneCycleChoice
 from keras_one_cycle_clr.one_cycle_choice import one_cycle_divisor as one_cycle_divisor
+
+PerStepMean = LearningRateMean  # its name before it said what it averages over
 
 
 class RangeTestResult:
@@ -168,7 +170,7 @@ class RangeTestResult:
         """A learning rate suggested from the smoothed loss of the best weight decay's sweep.
 
         As in fastai, the rule sees the smoothed loss without its first `len(lr) // 10` and its last
-        5 reached steps (see `suggest.trim`). A suggestion past the lowest smoothed loss, where the
+        5 reached learning rates (see `suggest.trim`). A suggestion past the lowest smoothed loss, where the
         loss rises towards divergence (fastai's `slide` and `valley` can land there), is brought back
         to the learning rate at that lowest loss.
 
@@ -215,7 +217,7 @@ class RangeTestResult:
             set: `"train"` or `"valid"`. Defaults to `"train"`.
             x_scale: matplotlib scale of the lr axis. Defaults to `"log"`.
             y_scale: matplotlib scale of the loss axis. Defaults to `"linear"`.
-            ma: A Python bool: draw a trailing moving average of `window` steps. Defaults to True.
+            ma: A Python bool: draw a trailing moving average of `window` learning rates. Defaults to True.
             window: A Python int >= 1. Defaults to 5.
             mark: A learning rate > 0 to mark with a vertical line instead of the one-cycle peak, e.g.
                 `result.suggest("valley")` for a constant rate. Defaults to None.
