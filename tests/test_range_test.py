@@ -71,6 +71,45 @@ def test_recorded_losses_are_the_true_per_batch_means(steps_per_execution):
     assert not np.allclose(test.loss[:, 0], test.loss[:, 1], rtol=1e-3)  # the decay took effect
 
 
+@pytest.mark.parametrize("steps_per_execution", EXECUTIONS, ids=lambda k: f"spe{k}")
+def test_losses_falling_five_orders_of_magnitude_keep_their_precision(steps_per_execution):
+    # Learning rates too small to move the weight (1e-20 x a gradient <= 2 is far below float32's
+    # resolution at 1), so each batch's loss is its data's: (1 - y)**2, falling from 1 to 1e-5 over
+    # one epoch of 80 batches. Per-lr means from Keras's float32 running mean since the epoch began
+    # lost up to 2% there (issue 22); restarted at every learning rate, about 1e-7.
+    learning_rates, batches_per_lr = 40, 2
+    drops = np.sqrt(np.geomspace(1.0, 1e-5, learning_rates * batches_per_lr)).astype("float32")
+    y = np.repeat(1 - drops, BATCH)[:, None]
+    batch_losses = (1 - y[::BATCH, 0]) ** 2  # in float32, as the model computes them
+    expected = batch_losses.astype(np.float64).reshape(learning_rates, batches_per_lr).mean(1)
+    model = one_weight_model(keras.optimizers.SGD(0.01), steps_per_execution)
+    test = kclr.LrRangeTest(
+        (1e-20, 1e-19), steps=learning_rates, batches_per_step=batches_per_lr, threshold_multiplier=1e30
+    )
+    model.fit(np.ones_like(y), y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0, callbacks=[test])
+    assert expected[-1] / expected[0] < 2e-5
+    np.testing.assert_allclose(test.loss[:, 0], expected, rtol=1e-6, atol=0)
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="only JAX keeps the live state apart from the variables")
+def test_the_loss_mean_restarts_at_every_learning_rate_without_a_sync_of_the_state(monkeypatch):
+    model = one_weight_model(keras.optimizers.SGD(0.01))
+    own_sync, synced = model.jax_state_sync, []
+
+    def counting_sync():
+        synced.append(model._jax_state_synced)  # False: the whole state is copied into the variables
+        own_sync()
+
+    monkeypatch.setattr(model, "jax_state_sync", counting_sync)
+    test = kclr.LrRangeTest((1e-3, 0.1), wd_list=[0.0, 1e-3], steps=10, batches_per_step=1)
+    model.fit(X, Y, batch_size=BATCH, epochs=test.find_n_epoch(X, BATCH), verbose=0, callbacks=[test])
+    # The first step's guard, each sweep's end (its restore) and Keras's own at each epoch's end:
+    # none of the 20 learning rates' restarts.
+    assert synced.count(False) <= 1 + 2 + 2
+    assert np.isfinite(test.loss).all()
+    assert "train_function" not in vars(model) or not hasattr(model.train_function, "_restart")
+
+
 def test_geometric_and_linear_sweeps():
     exp = kclr.LrRangeTest((1e-4, 1.0), steps=5)
     np.testing.assert_allclose(exp.lr, [1e-4, 1e-3, 1e-2, 1e-1, 1.0], rtol=1e-6)
@@ -115,7 +154,8 @@ def test_a_diverging_sweep_stops_early_and_the_next_sweep_starts_from_the_same_s
     assert np.all(np.isnan(test.loss[stopped:, :]))
     assert test.loss[stopped - 1, 0] > test.threshold_multiplier * np.nanmin(test.loss[:, 0])
     # Same start, same path: equal up to the rounding of Keras's float32 running mean, from which the
-    # per-lr means are taken (its absolute error scales with the losses summed before, here <= 1).
+    # per-lr means are taken (a learning rate whose batches span an epoch's end in one sweep only is
+    # summed in two pieces there).
     np.testing.assert_allclose(test.loss[:, 0], test.loss[:, 1], rtol=0, atol=1e-6)
     assert np.array_equal(np.isnan(test.loss[:, 0]), np.isnan(test.loss[:, 1]))
     assert_same_state(before, snapshot(model))
@@ -321,7 +361,7 @@ def test_an_epoch_that_ends_in_a_short_chunk_is_refused_before_training():
 def test_the_loss_count_read_without_a_counting_step_is_the_live_one():
     # The fallback when the compiled step does not report it (PyTorch, tf.distribute, a train
     # function rebuilt by someone else): on JAX the variable lags the trainer's state mid-fit.
-    from keras_one_cycle_clr.range_test import _LossCount
+    from keras_one_cycle_clr._sweep import _LossCount
 
     model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
     model.compile(keras.optimizers.SGD(0.01), "mse")

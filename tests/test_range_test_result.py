@@ -1,18 +1,10 @@
-"""RangeTestResult and PerStepMean: the range test's results and loss arithmetic, without Keras."""
-
-import itertools
+"""RangeTestResult: a range test's results and the choices read from them, without Keras."""
 
 import numpy as np
 import pytest
 
 from keras_one_cycle_clr import suggest
-from keras_one_cycle_clr.range_test_result import (
-    ONE_CYCLE_PEAK_DIVISOR,
-    PerStepMean,
-    RangeTestResult,
-    SweepWatch,
-    one_cycle_divisor,
-)
+from keras_one_cycle_clr.range_test_result import RangeTestResult, one_cycle_divisor
 
 LR = np.geomspace(1e-4, 1.0, 40)
 BOWL = 1.0 + (np.log10(LR) + 1.5) ** 2  # lowest at lr = 10**-1.5
@@ -40,20 +32,6 @@ def test_validation_losses_are_asked_for_by_name_and_refused_without_them():
         RangeTestResult(LR, None).suggest()
 
 
-def test_per_step_means_weigh_batches_by_their_samples_across_restarts():
-    per_step = PerStepMean()
-    # lr 0: batches of 4 at 2.0 and 2 at 5.0 (a short one): (8 + 10) / 6 = 3.
-    per_step.add(running_mean=2.0, count=4)
-    per_step.add(running_mean=(8 + 10) / 6, count=6)
-    assert per_step.take() == pytest.approx(3.0)
-    # lr 1 spans an epoch's end, where Keras restarts its running mean: 4 at 1.0, then 4 at 3.0.
-    per_step.add(running_mean=(18 + 4) / 10, count=10)
-    per_step.restart()
-    per_step.add(running_mean=3.0, count=4)
-    assert per_step.take() == pytest.approx(2.0)
-    assert np.isnan(per_step.take())  # nothing since
-
-
 def test_no_suggestion_lies_past_the_lowest_loss():
     # A curve that falls gently to its lowest point, then rises, with one batch far below the rest on
     # the rising side: the steepest smoothed descent is there, past the lowest loss.
@@ -66,52 +44,6 @@ def test_no_suggestion_lies_past_the_lowest_loss():
     for method in suggest.RULES:
         assert result.suggest(method) <= at_lowest * (1 + 1e-9), method
     assert suggest.steepest(lrs, smoothed) > 10 * at_lowest  # the check can fail: the rule alone does
-
-
-def stop_step(losses, threshold_multiplier=5):
-    """The index of the loss at which a sweep of these losses stops, or None."""
-    watch = SweepWatch(threshold_multiplier)
-    return next((i for i, loss in enumerate(losses) if watch.diverged(loss)), None)
-
-
-def test_a_sweep_stops_on_a_loss_not_finite_or_over_the_threshold_times_its_lowest():
-    learning = [2.3, 1.5, 1.0, 0.5, 0.6]
-    assert stop_step([*learning, 2.6, 0.4]) == 5  # 2.6 > 5 x 0.5
-    assert stop_step([*learning, 2.4], threshold_multiplier=4) == 5
-    assert stop_step([*learning, float("nan")]) == 5
-    assert stop_step([*learning, float("inf")]) == 5
-    assert stop_step(learning) is None
-
-
-def test_a_sweep_back_at_its_first_loss_after_learning_stops_within_a_few_learning_rates():
-    # Learned down to 0.5, then stuck at chance level (2.4), under 5 x 0.5: the relapse rule alone.
-    losses = [2.3, 1.5, 1.0, 0.5, 0.5, *[2.4] * 20]
-    assert 5 < stop_step(losses) <= 5 + 8
-    assert stop_step([2.3, 1.5, 1.0, 0.5, 0.5, *[2.0] * 20]) is None  # not back at the first
-
-
-def test_noise_alone_never_counts_as_learning_then_relapsing():
-    # A regression's per-lr losses before it learns: 10% noise around 1.1 (bench/tasks.py,
-    # friedman2_adam, where single values 20% under the first stopped sweeps at lr 1e-4).
-    rng = np.random.default_rng(0)
-    for _ in range(200):
-        assert stop_step(1.1 + 0.11 * rng.standard_normal(30)) is None
-    recorded = [1.072, 1.083, 1.128, 1.061, 1.118, 1.217, 1.018, 1.002, 1.111, 0.973, 1.104, 1.235]
-    assert stop_step([*recorded, 1.184, 0.857, 1.204, 1.1]) is None  # stopped at 1.204 before
-
-
-def test_the_peak_divisor_grows_with_the_cycle_length_from_a_floor_of_two_up_to_3000_steps():
-    lengths = [1, 100, 250, 300, 635, 1000, 3000]
-    divisors = [one_cycle_divisor(t) for t in lengths]
-    assert divisors[:3] == [2.0, 2.0, 2.0]
-    assert all(a < b for a, b in itertools.pairwise(divisors[2:]))
-    assert one_cycle_divisor(635) == pytest.approx(4.0, rel=0.01)
-    assert one_cycle_divisor(3000) == pytest.approx(30**0.75)
-    # No extrapolation past the suite's longest cycles: level beyond 3,000 steps.
-    assert one_cycle_divisor(3001) == one_cycle_divisor(30000) == one_cycle_divisor(3000)
-    assert one_cycle_divisor(None) == ONE_CYCLE_PEAK_DIVISOR
-    with pytest.raises(ValueError, match="`total_steps`"):
-        one_cycle_divisor(0)
 
 
 def test_the_chosen_peak_is_the_lowest_smoothed_loss_over_the_divisor_of_the_cycle_length():

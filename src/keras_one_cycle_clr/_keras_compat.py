@@ -11,6 +11,7 @@ import re
 import sys
 
 import keras
+import numpy as np
 
 BACKEND = keras.backend.backend()
 JAX = BACKEND == "jax"
@@ -83,6 +84,82 @@ def loss_tracker_count(model):
     """The sample count of Keras's running loss mean (`model._loss_tracker`, a `Mean` metric), or
     None. Checked on 3.15."""
     return getattr(getattr(model, "_loss_tracker", None), "count", None)
+
+
+class LossMeanRestart:
+    """Restarts Keras's running loss mean (`model._loss_tracker`, a `Mean` whose `total` and `count`
+    are float32 running sums) before the model's next train step, without a sync of JAX's state.
+
+    Why: the range test takes each learning rate's mean loss from that running mean; over a sum
+    since the epoch's start, float32 keeps about 1e-7 of the whole sum, and a learning rate whose
+    loss is 1e-4 of the epoch's earlier ones lost half its digits (issue 22).
+
+    - TensorFlow, PyTorch: the two variables are reset at once (two small assigns, no sync).
+    - JAX: mid-fit the live metrics are in the state the fit loop passes to the train function, and
+      the variables lag it; resetting them would need the whole state synced into the variables and
+      back (a copy of every variable) per learning rate. Instead the model's train function is
+      wrapped while installed, and its next call gets the tracker's entries of that state as zeros.
+      Where the tracker is not found in the state (Flax NNX), the state is synced and reset.
+
+    Read in `backend/jax/trainer.py` (`fit` calls `self.train_function(state, iterator)` with
+    `state[_JAX_METRICS_STATE]` in `model.metrics_variables` order) and `metrics/reduction_metrics.py`
+    of 3.15.
+
+    Args:
+        model: A compiled model during its `fit`, with Keras's loss tracker.
+    """
+
+    def __init__(self, model):
+        self.model = model  # the model itself: a callback's `self.model` syncs JAX's state
+        self.tracker = model._loss_tracker
+        self._positions = None  # JAX: the tracker's variables' positions in the metrics state
+        if JAX and not nnx_enabled():
+            positions = [metric_index(model, variable) for variable in self.tracker.variables]
+            self._positions = None if None in positions else positions
+        # Host zeros, which the compiled step copies in: a device array would be donated to the
+        # step (and deleted), and making one costs a dispatch (about 20 us) per restart.
+        self._zeros = [np.zeros(variable.shape, variable.dtype) for variable in self.tracker.variables]
+        self._pending = False
+
+    def install(self, patches):
+        """Wraps the model's train function (JAX), recording the change in `patches`."""
+        if self._positions is not None:
+            patches.set(
+                self.model, "train_function", _RestartingTrainFunction(self, self.model.train_function)
+            )
+
+    def request(self):
+        """Restarts the running mean: at once, or (JAX) in the state of the next train step."""
+        if self._positions is not None:
+            self._pending = True
+            return
+        sync_jax_state(self.model)  # JAX without the wrapper: reset the variables the loop reads next
+        self.tracker.reset_state()
+
+    def _state_for_call(self, state):
+        if not self._pending:
+            return state
+        self._pending = False
+        metrics = list(state[_JAX_METRICS_STATE])
+        for position, zeros in zip(self._positions, self._zeros, strict=True):
+            metrics[position] = zeros
+        return (*state[:_JAX_METRICS_STATE], metrics, *state[_JAX_METRICS_STATE + 1 :])
+
+
+class _RestartingTrainFunction:
+    """A JAX train function `(state, data)` whose state gets `LossMeanRestart`'s pending restart."""
+
+    def __init__(self, restart, function):
+        self._restart = restart
+        self._function = function
+
+    def __call__(self, state, data):
+        return self._function(self._restart._state_for_call(state), data)
+
+    @property
+    def loss_count(self):
+        """The wrapped function's `loss_count` (what the compiled step reported), or None."""
+        return getattr(self._function, "loss_count", None)
 
 
 def batch_end_step(batch, steps_per_execution):

@@ -1,9 +1,10 @@
 """The learning-rate range test, with a weight-decay grid: `LrRangeTest` and `lr_find`.
 
 The sweep's learning rates and the sweep's weight decay are installed into the optimizer's compiled
-step as per-step tables held in a variable (`keras_one_cycle_clr.hyperparams`), so neither a learning
-rate nor a weight decay costs a recompile: one compiled step serves every sweep, and later range tests
-of the same shape on the same model reuse it.
+step as schedules held in a variable (`keras_one_cycle_clr.hyperparams`), so neither a learning rate
+nor a weight decay costs a recompile: one compiled step serves every sweep, and later range tests and
+one-cycle fits on the same model reuse it. What runs during a sweep (the loss arithmetic, the
+validation loss, the stop rule, the progress bar) is in `_sweep`; the results are a `RangeTestResult`.
 Model weights and every optimizer variable (its step counter included) are copied in memory before
 the test and put back after every sweep and at the end, also when the test stops early. No file is
 written.
@@ -11,6 +12,9 @@ written.
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+import functools
 import inspect
 import math
 import warnings
@@ -20,15 +24,10 @@ import numpy as np
 
 from keras_one_cycle_clr import _checks, _data, _fit_callbacks, hyperparams, schedules
 from keras_one_cycle_clr import _keras_compat as compat
-from keras_one_cycle_clr.range_test_result import (
-    CannotChooseError,
-    PerStepMean,
-    RangeTestResult,
-    SweepWatch,
-    unread_learning_rates,
-)
-
-SWEEPS = ("exp", "linear")
+from keras_one_cycle_clr._patches import Patches
+from keras_one_cycle_clr._sweep import RunningLoss, SweepProgress, SweepValidation, SweepWatch
+from keras_one_cycle_clr.one_cycle_choice import CannotChooseError, unread_learning_rates
+from keras_one_cycle_clr.range_test_result import RangeTestResult
 
 
 class TrainingState:
@@ -64,6 +63,20 @@ class TrainingState:
             variable.assign(value)
 
 
+def _of_the_result(name):
+    """`RangeTestResult`'s property or method `name`, read from the range test's `result`, with its
+    documentation."""
+    member = getattr(RangeTestResult, name)
+    if isinstance(member, property):
+        return property(lambda test: getattr(test.result, name), doc=member.__doc__)
+
+    @functools.wraps(member)
+    def method(test, *args, **kwargs):
+        return getattr(test.result, name)(*args, **kwargs)
+
+    return method
+
+
 class LrRangeTest(keras.callbacks.Callback):
     """The learning-rate range test (Smith, https://arxiv.org/abs/1506.01186), with a weight-decay grid.
 
@@ -81,12 +94,14 @@ class LrRangeTest(keras.callbacks.Callback):
     is the mean training loss of the batches run at `lr[i]` under `wd_list[j]` (weighted by batch
     size, as Keras's epoch loss is: a short batch counts for its samples);
     `val_loss` likewise, the mean loss over the samples of the first `batches_per_val` validation
-    batches, evaluated in one call after those batches. NaN marks steps a sweep never reached. With an
+    batches, evaluated in one call after those batches. NaN marks learning rates a sweep never
+    reached. With an
     empty `wd_list`, there is one sweep with the optimizer's own weight decay (`n_wd = 1`).
 
-    Cost: one compiled train step serves every learning rate and weight decay, and the losses are
-    read without resetting Keras's metrics, so a sweep costs about what a plain `fit` over the same
-    batches costs (BENCHMARKS.md).
+    Cost: one compiled train step serves every learning rate and weight decay, and each learning
+    rate's loss is read from Keras's running loss mean, restarted at every learning rate without a
+    sync of the model's state, so a sweep costs about what a plain `fit` over the same batches costs
+    (BENCHMARKS.md). While it runs, `logs["loss"]` is the mean since the current learning rate began.
 
     Example:
 
@@ -145,7 +160,7 @@ class LrRangeTest(keras.callbacks.Callback):
         self.wd_list = tuple(
             _checks.check_number(f"wd_list[{i}]", wd, low=0.0) for i, wd in enumerate(wd_list)
         )
-        self.steps = _checks.check_count("steps", steps, minimum=2)
+        self.steps = _checks.check_count("steps", steps, minimum=2)  # the number of learning rates
         self.batches_per_step = _checks.check_count("batches_per_step", batches_per_step)
         self.threshold_multiplier = _checks.check_number(
             "threshold_multiplier", threshold_multiplier, low=1.0, low_inclusive=False
@@ -154,43 +169,50 @@ class LrRangeTest(keras.callbacks.Callback):
         self.batches_per_val = _checks.check_count("batches_per_val", batches_per_val)
         self.validation_data = _check_validation_data(validation_data)
         self.verbose = bool(verbose)
-        self.sweep = _checks.check_choice("sweep", sweep, SWEEPS)
+        self.sweep = _checks.check_choice("sweep", sweep, schedules.SWEEP_SPACINGS)
         # The learning rates the compiled step applies, from the schedule it evaluates.
-        sweep = schedules.evaluate(self._lr_schedule(), self.steps * self.batches_per_step)
-        self.lr = sweep[:: self.batches_per_step]
+        per_batch = schedules.evaluate(
+            self._schedules(0)["learning_rate"], self.steps * self.batches_per_step
+        )
+        self.lr = per_batch[:: self.batches_per_step]
         self.loss = None
         self.val_loss = None
+        self._validation = None  # the validation losses: SweepValidation, with validation_data
+        if self.validation_data is not None:
+            self._validation = SweepValidation(
+                self.validation_data, self.validation_batch_size, self.batches_per_val
+            )
+        self._progress = SweepProgress(self)
+        # Set at the start of each fit: see on_train_begin.
         self._state = None  # the model and optimizer as they were: TrainingState
         self._injection = None  # the sweep's schedules in the optimizer's step
-        self._validation_cache = None  # the validation batches, gathered once
-        self._validation_function = None  # the validation loss at the live weights, or None
-        # Where the sweeps stand, set at the start of each fit: see on_train_begin.
-        self._loss_count = None  # reads the running loss mean's sample count
-        self._start_step = None  # the optimizer's raw step (batches) when the test began
-        self._epoch_steps = None  # batches per epoch, or None when unknown
-        self._sweep = 0  # the weight decay's index
-        self._step = 0  # the learning rate's index in the sweep
-        self._batches_in_step = 0  # batches run at the current learning rate
-        self._last_end = -1  # the batch index of the last batch end seen this epoch
-        self._per_step = PerStepMean()  # the current learning rate's mean loss
-        self._watch = SweepWatch(self.threshold_multiplier)  # whether the sweep stops
+        self._running_loss = None  # each learning rate's mean loss: RunningLoss
+        self._patches = Patches()  # the running loss mean's restarts (on JAX, around the train function)
+        self._watch = SweepWatch(self.threshold_multiplier)  # whether the current sweep stops
+        self._start_batch = None  # the optimizer's raw step (batches) when the test began
+        self._batches_per_epoch = None  # or None when unknown
         self._batches_per_execution = 1  # the model's steps_per_execution
-        self._progress = None  # with `verbose`, the current sweep's keras.utils.Progbar
+        self._position = _Position()
+        self._checked = _Checked.NOTHING  # the guard's checks done this fit
 
     @property
     def result(self):
         """The results so far, as a `RangeTestResult` (the same arrays, not a copy)."""
         return RangeTestResult(self.lr, self.loss, self.val_loss, self.wd_list)
 
-    @property
-    def n_wd(self):
-        """The number of sweeps: one per weight decay, or one without a grid."""
-        return self.result.n_wd
-
-    @property
-    def sweep_labels(self):
-        """One label per sweep: `"wd=..."`, or `"loss"` without a weight-decay grid."""
-        return self.result.sweep_labels
+    # What the results say, read on the callback as the 2019 API did (`lrrt.plot()`, `lrrt.best_wd`).
+    n_wd = _of_the_result("n_wd")
+    """The number of sweeps: `RangeTestResult.n_wd`."""
+    sweep_labels = _of_the_result("sweep_labels")
+    """One label per sweep: `RangeTestResult.sweep_labels`."""
+    best_wd = _of_the_result("best_wd")
+    """The weight decay the range test chooses: `RangeTestResult.best_wd`."""
+    choose_one_cycle = _of_the_result("choose_one_cycle")
+    """The one-cycle peak and weight decay: `RangeTestResult.choose_one_cycle`."""
+    suggest = _of_the_result("suggest")
+    """A learning rate for a constant rate: `RangeTestResult.suggest`."""
+    plot = _of_the_result("plot")
+    """Plots loss against learning rate: `RangeTestResult.plot`."""
 
     @property
     def batches_needed(self):
@@ -210,290 +232,208 @@ class LrRangeTest(keras.callbacks.Callback):
         """
         return math.ceil(self.batches_needed / _data.steps_per_epoch(dataset, batch_size))
 
-    # -- results: see RangeTestResult ------------------------------------------------------------
-    @property
-    def best_wd(self):
-        """The weight decay whose sweep reached the lowest smoothed loss (validation loss if given).
-
-        None without a weight-decay grid. See `RangeTestResult.best_wd`.
-        """
-        return self.result.best_wd
-
-    def choose_one_cycle(self, *args, **kwargs):
-        """The one-cycle peak and weight decay this range test points to: see
-        `RangeTestResult.choose_one_cycle`."""
-        return self.result.choose_one_cycle(*args, **kwargs)
-
-    def suggest(self, method="valley", set="train", **rule_kwargs):
-        """A learning rate suggested from the smoothed loss of the best weight decay's sweep: see
-        `RangeTestResult.suggest`."""
-        return self.result.suggest(method, set, **rule_kwargs)
-
-    def plot(self, *args, **kwargs):
-        """Plots loss against learning rate, one curve per weight decay; returns the Figure: see
-        `RangeTestResult.plot`."""
-        return self.result.plot(*args, **kwargs)
-
     # -- Keras hooks -----------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
         # Before anything else: the first of ours in the list raises before any of ours acts.
         _fit_callbacks.check_sole_learning_rate_callback(self, _fit_callbacks.other_callbacks(self))
-        spe = self._batches_per_execution = int(getattr(self.model, "steps_per_execution", 1) or 1)
-        if self.batches_per_step % spe:
-            msg = (
-                "Argument `batches_per_step` must be a multiple of the model's steps_per_execution "
-                f"({spe}), so that every learning rate's batches are measured alone. "
-                f"Received: batches_per_step={self.batches_per_step}"
-            )
-            raise ValueError(msg)
-        steps = self.params.get("steps")
-        if spe > 1 and steps is not None and steps % spe:
-            msg = (
-                f"LrRangeTest needs the batches per epoch ({steps}) to be a multiple of the model's "
-                f"steps_per_execution ({spe}): a short chunk at an epoch's end would mix two learning "
-                "rates' batches. Change the batch size or steps_per_epoch, or compile with "
-                "steps_per_execution=1."
-            )
-            raise ValueError(msg)
-        optimizer = self.model.optimizer
-        accumulation = hyperparams.innermost_optimizer(optimizer).gradient_accumulation_steps
-        if accumulation:
-            msg = (
-                "LrRangeTest measures the loss of every learning rate's own updates, which gradient "
-                "accumulation mixes across batches: run it with an optimizer created without "
-                f"`gradient_accumulation_steps` (and a larger batch). Received: {accumulation}"
-            )
-            raise ValueError(msg)
-        self._loss_count = _LossCount(self.model)
+        model = self.model
+        self._batches_per_epoch = self.params.get("steps")
+        self._batches_per_execution = _check_fit(model, self.batches_per_step, self._batches_per_epoch)
+        self._running_loss = RunningLoss(model)
+        optimizer = model.optimizer
         if not optimizer.built:  # TensorFlow builds it in the first step: too late for the snapshot
-            optimizer.build(self.model.trainable_variables)
+            optimizer.build(model.trainable_variables)
         self.loss = np.full((self.steps, self.n_wd), np.nan)
-        self.val_loss = None if self.validation_data is None else np.full((self.steps, self.n_wd), np.nan)
-        self._state = TrainingState(self.model)
-        if self.validation_data is not None:
-            self._validation_function = compat.validation_loss_function(self.model, *self._validation_batch())
-        self._start_step = hyperparams.raw_step(optimizer)
-        self._epoch_steps = self.params.get("steps")
-        self._sweep, self._step, self._batches_in_step = 0, 0, 0
-        self._per_step = PerStepMean()
+        self.val_loss = None if self._validation is None else np.full((self.steps, self.n_wd), np.nan)
+        self._state = TrainingState(model)
+        if self._validation is not None:
+            self._validation.start(model, self._running_loss)
+        self._start_batch = hyperparams.raw_step(optimizer)
+        self._position = _Position()
         self._watch = SweepWatch(self.threshold_multiplier)
+        self._checked = _Checked.NOTHING
         self._injection = hyperparams.ScheduleInjection(
-            optimizer, self._schedules(), start_step=self._start_step
+            optimizer, self._schedules(0), start_step=self._start_batch
         )
-        self._injection.install(self.model, on_abandon=self.restore)
-        self._checked_steps = 0  # the guard: the first step's learning rate, the validation loss
-        self._start_progress()
-
-    # The loss of each learning rate comes from Keras's running loss mean and its sample count
-    # (`PerStepMean`). Resetting the metrics at every learning rate instead costs a full state sync
-    # per step on JAX (2.2x the fit, measured: BENCHMARKS.md); on TensorFlow and JAX the compiled
-    # step reports the count (no read of its own, no sync), the mean comes from `logs`.
+        self._injection.install(model, on_abandon=self.restore)
+        self._running_loss.install(self._patches)  # around the train function just installed
+        self._progress.start(0)
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._last_end = -1
-        self._per_step.restart()  # Keras resets its metrics at every epoch's start
+        self._position.last_batch = -1
+        if self._running_loss is not None:
+            self._running_loss.epoch_restarted()  # Keras resets its metrics at every epoch's start
 
     def on_train_batch_end(self, batch, logs=None):
-        if self._sweep >= self.n_wd:
+        position = self._position
+        if position.sweep >= self.n_wd:
             return
         batch = compat.batch_end_step(batch, self._batches_per_execution)
-        if self._epoch_steps is not None:
-            batch = min(batch, self._epoch_steps - 1)  # a short last chunk reports past the epoch's end
-        if self._checked_steps == 0:
-            self._checked_steps = 1
-            self._check_first_step(batch)
-        self._batches_in_step += batch - self._last_end
-        self._last_end = batch
-        if self._batches_in_step < self.batches_per_step:
-            if self._epoch_steps is None or batch == self._epoch_steps - 1:
-                self._add_losses(logs)  # the epoch may end here; its metrics restart next one
+        if self._batches_per_epoch is not None:
+            batch = min(batch, self._batches_per_epoch - 1)  # a short last chunk reports past the epoch's end
+        if self._checked is _Checked.NOTHING:
+            self._checked = _Checked.FIRST_STEP
+            # On JAX, `self.model` syncs the state: one copy, once per fit.
+            _check_first_step(
+                self.model, self._injection, self._start_batch, batch, self._batches_per_execution
+            )
+        position.batches += batch - position.last_batch
+        position.last_batch = batch
+        if position.batches < self.batches_per_step:
+            if self._batches_per_epoch is None or batch == self._batches_per_epoch - 1:
+                self._running_loss.add(logs)  # the epoch may end here; its metrics restart next one
             return
-        self._add_losses(logs)
-        loss = self._per_step.take()
-        step = self._step
-        self.loss[step, self._sweep] = loss
-        if self.validation_data is not None:
-            self.val_loss[step, self._sweep] = self._validation_loss()
-            if step == 1 and self._checked_steps == 1:
-                self._checked_steps = 2
-                self._check_validation_is_per_step(self.val_loss[step, self._sweep])
-        if not math.isfinite(loss) and step < unread_learning_rates(self.steps):
-            self._refuse_early_non_finite_loss(loss)
-        diverged = self._watch.diverged(loss)
-        if self._progress is not None:
-            self._progress.update(step + 1, [("lr", self.lr[step]), ("smoothed loss", self._watch.smoothed)])
-        self._step += 1
-        self._batches_in_step = 0
-        if diverged or self._step == self.steps:
-            self._end_sweep(diverged)
-
-    def _add_losses(self, logs):
-        # The count never through `self.model`: on JAX that syncs the whole state.
-        self._per_step.add(logs["loss"], self._loss_count.read())
-
-    def _restart_running_mean(self):
-        self.model.reset_metrics()
-        self._per_step.restart()
+        self._record(self._running_loss.take(logs))
 
     def on_train_end(self, logs=None):
-        if self._sweep < self.n_wd:
+        if self._position.sweep < self.n_wd:
             warnings.warn(
-                f"The range test ran out of batches in sweep {self._sweep + 1} of {self.n_wd}; the "
-                f"steps it did not reach are NaN. Fit for {self.batches_needed} batches "
+                f"The range test ran out of batches in sweep {self._position.sweep + 1} of {self.n_wd}; "
+                f"the learning rates it did not reach are NaN. Fit for {self.batches_needed} batches "
                 "(see find_n_epoch).",
                 stacklevel=2,
             )
         self.restore()
 
-    # -- internals -------------------------------------------------------------------------------
     def restore(self):
         """Puts the model and optimizer back as they were before the test; safe to call twice."""
+        self._patches.undo()  # first: the injection reverts the train function only if it finds its own
         if self._injection is not None:
             self._injection.remove()
             self._injection = None
         if self._state is not None:
             self._state.restore(self.model)
 
-    def _lr_schedule(self):
+    # -- internals -------------------------------------------------------------------------------
+    def _schedules(self, sweep_index):
+        """A sweep's learning rates and weight decay."""
         low, high = self.lr_range
-        return schedules.SweepSchedule(low, high, self.steps, self.batches_per_step, spacing=self.sweep)
-
-    def _schedules(self):
-        """The current sweep's learning rates and weight decay."""
-        scheduled = {"learning_rate": self._lr_schedule()}
+        rates = schedules.SweepSchedule(low, high, self.steps, self.batches_per_step, spacing=self.sweep)
+        scheduled = {"learning_rate": rates}
         if self.wd_list:
-            scheduled["weight_decay"] = self.wd_list[self._sweep]
+            scheduled["weight_decay"] = self.wd_list[sweep_index]
         return scheduled
 
-    def _start_progress(self):
-        """With `verbose`, a line naming the sweep and a progress bar over its learning rates."""
-        if not self.verbose:
-            return
-        wd = f", weight decay {self.wd_list[self._sweep]:g}" if self.wd_list else ""
-        low, high = self.lr_range
-        _fit_callbacks.print_message(
-            self,
-            f"Range test sweep {self._sweep + 1}/{self.n_wd}{wd}: {self.steps} learning rates from "
-            f"{low:.3g} to {high:.3g}, {self.batches_per_step} batches each",
-        )
-        self._progress = keras.utils.Progbar(
-            self.steps, stateful_metrics=["lr", "smoothed loss"], unit_name="learning rate"
-        )
-
-    def _refuse_early_non_finite_loss(self, loss):
-        step = self._step
-        wd = f", weight decay {self.wd_list[self._sweep]:g}" if self.wd_list else ""
-        self.restore()  # `fit` skips on_train_end when a hook raises
-        msg = (
-            f"The range test's loss was {loss} at learning rate {self.lr[step]:.3g}, number {step + 1} of "
-            f"{self.steps} (sweep {self._sweep + 1} of {self.n_wd}{wd}), before the sweep could show "
-            "anything. The likely cause: "
-            "NaN or infinite values in the data (x, y or sample weights), or a learning rate range that "
-            f"starts too high (received lr_range={self.lr_range}). The model and optimizer are restored "
-            "as they were."
-        )
-        raise CannotChooseError(msg)
+    def _record(self, loss):
+        """Records the loss of the learning rate just done (and its validation loss); moves on."""
+        position = self._position
+        index, sweep = position.learning_rate, position.sweep
+        self.loss[index, sweep] = loss
+        if self._validation is not None:
+            self.val_loss[index, sweep] = self._validation.loss()
+            if index == 1 and self._checked is _Checked.FIRST_STEP:
+                self._checked = _Checked.VALIDATION
+                self._validation.check_per_learning_rate(self.val_loss[index, sweep])
+        if not math.isfinite(loss) and index < unread_learning_rates(self.steps):
+            self.restore()  # `fit` skips on_train_end when a hook raises
+            raise _non_finite_at_start(self, loss)
+        diverged = self._watch.diverged(loss)
+        self._progress.update(index + 1, self._watch.smoothed)
+        position.learning_rate += 1
+        position.batches = 0
+        if diverged or position.learning_rate == self.steps:
+            self._end_sweep(diverged)
 
     def _end_sweep(self, diverged):
-        if self._progress is not None:
-            self._progress.update(self._step, finalize=True)
-            self._progress = None
-            if diverged:
-                _fit_callbacks.print_message(
-                    self, f"  stopped early at learning rate {self.lr[self._step - 1]:.3g}: the loss diverged"
-                )
-        self._sweep += 1
-        self._step, self._batches_in_step = 0, 0
+        position = self._position
+        self._progress.end(position.learning_rate, diverged)
+        position.sweep += 1
+        position.learning_rate, position.batches = 0, 0
         self._watch = SweepWatch(self.threshold_multiplier)
-        self._state.restore(self.model)  # through `self.model`: on JAX, the state is synced here
-        # The running mean starts afresh: a diverged sweep's losses must not swamp the next one's.
-        self._restart_running_mean()
-        if self._sweep < self.n_wd:
-            self._injection.set_schedules(self._schedules())  # the next weight decay, in the same step
-            self._start_progress()
+        # Through `self.model`: on JAX the state is synced here. The running loss mean restarted when
+        # the last learning rate's loss was taken: a diverged sweep's losses do not reach the next one.
+        self._state.restore(self.model)
+        if position.sweep < self.n_wd:
+            self._injection.set_schedules(self._schedules(position.sweep))  # the same compiled step
+            self._progress.start(position.sweep)
         else:
             self.model.stop_training = True
 
-    def _validation_loss(self):
-        # The same first batches_per_val batches every time, as one batch, at the live weights.
-        if self._validation_function is None:
-            return self._validation_loss_by_test_on_batch()
-        return self._validation_function()
 
-    def _check_first_step(self, batch):
-        # The guard, once per range test (on JAX, `self.model` syncs the state: one copy): the
-        # learning rate the step applied, and the batch numbering every loss is grouped by.
-        model = self.model
-        self._injection.check_applied(model)
-        ran = hyperparams.raw_step(model.optimizer) - self._start_step
-        if batch + 1 != ran:
-            what = (
-                f"after the fit's first execution ({ran} steps, steps_per_execution="
-                f"{self._batches_per_execution}), on_train_batch_end was given batch {batch}; "
-                f"the range test expected {ran - 1}"
-            )
-            raise compat.incompatible(what)
+@dataclasses.dataclass
+class _Position:
+    """Where a range test's sweeps stand."""
 
-    def _check_validation_is_per_step(self, loss):
-        # Once, at the sweep's second learning rate: evaluated again at the same weights, the
-        # validation loss must be the same. A running mean over earlier evaluations (what
-        # `test_on_batch` gave before Keras 3.15) moves towards this one and differs.
-        again = self._validation_loss()
-        if not np.isclose(again, loss, rtol=1e-5, atol=0.0, equal_nan=True):
-            what = (
-                "the range test's validation loss is not the loss at the current weights alone: "
-                f"evaluated twice at the same weights it gave {loss!r} and then {again!r} (a running "
-                "mean over earlier evaluations)"
-            )
-            raise compat.incompatible(what)
+    sweep: int = 0  # the sweep's index: its weight decay's in `wd_list`
+    learning_rate: int = 0  # the learning rate's index in the sweep
+    batches: int = 0  # batches run at that learning rate
+    last_batch: int = -1  # the batch index (in the epoch) of the last batch end seen
 
-    def _validation_loss_by_test_on_batch(self):
-        # Where the live weights cannot be evaluated apart (tf.distribute): Keras's own call, which
-        # counts its batch in the running loss mean.
-        loss = compat.test_on_batch_loss(self.model, *self._validation_batch())
-        self._restart_running_mean()
-        return loss
 
-    def _validation_batch(self):
-        if self._validation_cache is None:
-            x_val, y_val = self.validation_data
-            size = self.validation_batch_size
-            rows = np.concatenate(
-                [np.arange(k * size, k * size + size) % len(x_val) for k in range(self.batches_per_val)]
-            )
-            self._validation_cache = (np.asarray(x_val)[rows], np.asarray(y_val)[rows])
-        return self._validation_cache
+class _Checked(enum.Enum):
+    """The guard's checks a fit has done: none, the first step's, then the validation loss's."""
+
+    NOTHING = 0
+    FIRST_STEP = 1
+    VALIDATION = 2
+
+
+def _check_first_step(model, injection, start_batch, batch, batches_per_execution):
+    """The guard, once per range test: the learning rate the step applied, and the batch numbering
+    every loss is grouped by (the fit's first execution ends at `batch`, so the optimizer must have
+    counted `batch + 1` batches since `start_batch`)."""
+    injection.check_applied(model)
+    ran = hyperparams.raw_step(model.optimizer) - start_batch
+    if batch + 1 != ran:
+        what = (
+            f"after the fit's first execution ({ran} steps, steps_per_execution="
+            f"{batches_per_execution}), on_train_batch_end was given batch {batch}; "
+            f"the range test expected {ran - 1}"
+        )
+        raise compat.incompatible(what)
+
+
+def _check_fit(model, batches_per_step, batches_per_epoch):
+    """The model's `steps_per_execution`, once the fit is checked to measure every learning rate's
+    batches alone: a ValueError before any training otherwise."""
+    batches_per_execution = int(getattr(model, "steps_per_execution", 1) or 1)
+    if batches_per_step % batches_per_execution:
+        msg = (
+            "Argument `batches_per_step` must be a multiple of the model's steps_per_execution "
+            f"({batches_per_execution}), so that every learning rate's batches are measured alone. "
+            f"Received: batches_per_step={batches_per_step}"
+        )
+        raise ValueError(msg)
+    if (
+        batches_per_execution > 1
+        and batches_per_epoch is not None
+        and batches_per_epoch % batches_per_execution
+    ):
+        msg = (
+            f"LrRangeTest needs the batches per epoch ({batches_per_epoch}) to be a multiple of the model's "
+            f"steps_per_execution ({batches_per_execution}): a short chunk at an epoch's end would mix two "
+            "learning rates' batches. Change the batch size or steps_per_epoch, or compile with "
+            "steps_per_execution=1."
+        )
+        raise ValueError(msg)
+    accumulation = hyperparams.innermost_optimizer(model.optimizer).gradient_accumulation_steps
+    if accumulation:
+        msg = (
+            "LrRangeTest measures the loss of every learning rate's own updates, which gradient "
+            "accumulation mixes across batches: run it with an optimizer created without "
+            f"`gradient_accumulation_steps` (and a larger batch). Received: {accumulation}"
+        )
+        raise ValueError(msg)
+    return batches_per_execution
+
+
+def _non_finite_at_start(test, loss):
+    """The error for a loss that is not finite within a sweep's first learning rates, which the
+    rules do not read: bad data, or a range that starts too high."""
+    position = test._position
+    index = position.learning_rate
+    msg = (
+        f"The range test's loss was {loss} at learning rate {test.lr[index]:.3g}, number {index + 1} of "
+        f"{test.steps} (sweep {position.sweep + 1} of {test.n_wd}{test._progress.describe(position.sweep)}), "
+        "before the sweep could show anything. The likely cause: NaN or infinite values in the data "
+        "(x, y or sample weights), or a learning rate range that starts too high (received "
+        f"lr_range={test.lr_range}). The model and optimizer are restored as they were."
+    )
+    return CannotChooseError(msg)
 
 
 def _sliceable(value):
     return not isinstance(value, (str, bytes)) and hasattr(value, "__len__") and hasattr(value, "__getitem__")
-
-
-class _LossCount:
-    """Reads the sample count of a model's running loss mean (Keras's `Mean` loss tracker).
-
-    With the running mean from `logs`, it gives the running sum of batch loss x batch size. On
-    TensorFlow and JAX the compiled step reports it (`hyperparams.last_loss_count`): no read of its
-    own, no sync of JAX's state. Elsewhere (PyTorch, tf.distribute, a train function that is not
-    ours) the variable is read, on JAX after syncing the trainer's state into it.
-    """
-
-    def __init__(self, model):
-        self.model = model  # the model itself: a callback's `self.model` syncs JAX's state
-        self.variable = compat.loss_tracker_count(model)
-        if self.variable is None:
-            msg = (
-                "LrRangeTest reads the sample count of Keras's running loss mean "
-                f"(`model._loss_tracker`, a Mean metric), which this Keras ({keras.__version__}) lacks."
-            )
-            raise RuntimeError(msg)
-
-    def read(self):
-        count = hyperparams.last_loss_count(self.model)
-        if count is not None:
-            return count
-        compat.sync_jax_state(self.model)  # mid-fit the variable lags the trainer's state
-        return float(self.variable.numpy())
 
 
 def _check_validation_data(validation_data):

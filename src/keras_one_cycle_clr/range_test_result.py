@@ -1,206 +1,26 @@
-"""What a learning-rate range test found, and what to make of it: `RangeTestResult`.
+"""What a learning-rate range test found: `RangeTestResult`, its arrays and what is read from them.
 
-No Keras here: a result is its arrays (`lr`, `loss`, `val_loss`, `wd_list`) and pure functions of
-them (the suggestion rules of `suggest`, the weight-decay choice, the plot), so it can be built from
-saved arrays and tested without training.
+No Keras here: a result is its arrays (`lr`, `loss`, `val_loss`, `wd_list`); what it answers comes
+from pure functions of them (the suggestion rules of `suggest`, the one-cycle choice of
+`one_cycle_choice`, the plot of `plot`), so it can be built from saved arrays and tested without
+training.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
-
 import numpy as np
 
 from keras_one_cycle_clr import _checks, suggest
+from keras_one_cycle_clr import one_cycle_choice as choice_rules
 
-# The one-cycle peak is the range test's smoothed minimum divided by a divisor that grows with the
-# cycle's length T (optimizer steps): max(BUDGET_MIN_DIVISOR, (T / BUDGET_REFERENCE_STEPS) **
-# BUDGET_EXPONENT), 2 up to 250 steps, 4 at 635, 12 at 2,850. A longer cycle spends more steps near
-# its peak, where a rate that a short sweep tolerated keeps the loss from settling. Written from the
-# ten tune and holdout tasks of bench/tasks.py, tested on five fresh ones (BENCHMARKS.md, section 5).
-# The suite's longest cycles are about 3,000 steps: past BUDGET_MAX_STEPS the divisor stays at its
-# value there (12.8) rather than extrapolate a trend that no task measured (and that the digits CNN
-# already did not follow between 340 and 1,020 steps); at 30,000 steps it would be 72.
-BUDGET_MIN_DIVISOR = 2.0
-BUDGET_REFERENCE_STEPS = 100.0
-BUDGET_EXPONENT = 0.75
-BUDGET_MAX_STEPS = 3000
-# The divisor when the cycle's length is not known: the budget rule's at about 635 steps.
-ONE_CYCLE_PEAK_DIVISOR = 4.0
+# Importable from here, as before the choice and the sweep's helpers had modules of their own.
+from keras_one_cycle_clr._sweep import LearningRateMean
+from keras_one_cycle_clr._sweep import SweepWatch as SweepWatch
+from keras_one_cycle_clr.one_cycle_choice import ONE_CYCLE_PEAK_DIVISOR as ONE_CYCLE_PEAK_DIVISOR
+from keras_one_cycle_clr.one_cycle_choice import CannotChooseError, OneCycleChoice
+from keras_one_cycle_clr.one_cycle_choice import one_cycle_divisor as one_cycle_divisor
 
-
-def one_cycle_divisor(total_steps=None):
-    """How far below the range test's smoothed minimum a one cycle of `total_steps` steps peaks.
-
-    Example:
-
-    >>> [round(one_cycle_divisor(t), 1) for t in (100, 300, 1000, 3000, 30000)]
-    [2.0, 2.3, 5.6, 12.8, 12.8]
-    >>> one_cycle_divisor(None) == ONE_CYCLE_PEAK_DIVISOR
-    True
-
-    Args:
-        total_steps: A Python int >= 1: the cycle's length in optimizer steps, or None when unknown.
-
-    Returns:
-        A Python float >= 2.
-    """
-    if total_steps is None:
-        return ONE_CYCLE_PEAK_DIVISOR
-    total_steps = _checks.check_count("total_steps", total_steps)
-    steps = min(total_steps, BUDGET_MAX_STEPS)  # no extrapolation past the suite's longest cycles
-    return max(BUDGET_MIN_DIVISOR, (steps / BUDGET_REFERENCE_STEPS) ** BUDGET_EXPONENT)
-
-
-# How far apart two sweeps' lowest smoothed losses must be before the lower one counts as better:
-# two standard deviations of that difference, and at least 5% of the best. Sweeps run on other
-# batches from the same start, and on the suite's tune tasks their minima differed by 2-15% between
-# weight decays that trained alike, far more than the per-step scatter says.
-WD_NOISE_SIGMAS = 2.0
-WD_RELATIVE_TIE = 0.05
-_SMOOTHING = 0.98  # suggest.smooth's beta
-# The peak never goes past the learning rate where the chosen sweep's smoothed validation loss has
-# risen this fraction above its minimum: there the model, evaluated as it will be used (inference
-# mode), is getting worse while the training loss may still fall. With BatchNormalization and Adam
-# the training loss kept falling up to lr 0.3 while the validation loss rose from 0.001 (its moving
-# statistics lag weights that move fast): the minimum / divisor gave 0.06, the best peak was 0.0035
-# (bench/tasks.py, hastie_bn_adamw, 2.5 points lost). On the 15 earlier tasks it binds only on one
-# seed of motif_conv1d; fractions 0.05 to 0.3 did alike there.
-VALIDATION_RISE = 0.2
-# A sweep whose smoothed loss went below this fraction of its first loss, and that is back at its
-# first, is diverging: stuck at chance level, the loss no longer grows to `threshold_multiplier` x
-# the best.
-LEARNED_FRACTION = 0.8
-# That rule reads a debiased EMA of the per-learning-rate losses, not single values: on a noisy loss
-# (a regression's, 5 batches per learning rate) one value 20% under the first and a later one above
-# it stopped sweeps at lr 1e-4, before they had learned anything (bench/tasks.py, friedman2_adam).
-# 0.7 keeps about three learning rates' memory: a sweep back at chance stops within about 8 more.
-RELAPSE_SMOOTHING = 0.7
-
-
-class SweepWatch:
-    """Whether a range-test sweep stops, fed the losses of its learning rates in order.
-
-    A sweep stops at a loss that is not finite or above `threshold_multiplier` x its lowest, or
-    when its smoothed loss (a debiased EMA, `RELAPSE_SMOOTHING`) is back at or above its first loss
-    after having gone below `LEARNED_FRACTION` of it: stuck at chance level after learning.
-
-    Example:
-
-    >>> watch = SweepWatch(threshold_multiplier=5)
-    >>> [watch.diverged(loss) for loss in (2.3, 1.0, 0.5, 0.5, 2.6)]  # over 5 x the lowest
-    [False, False, False, False, True]
-    >>> watch = SweepWatch(threshold_multiplier=5)
-    >>> stops = [watch.diverged(loss) for loss in (2.3, 1.0, 0.5, *[2.4] * 8)]  # back at chance
-    >>> stops.index(True)  # the 7th learning rate back at 2.4
-    9
-    >>> watch = SweepWatch(threshold_multiplier=5)
-    >>> any(watch.diverged(loss) for loss in (1.1, 1.0, 1.2, 0.85, 1.2, 1.05))  # noise alone
-    False
-
-    Args:
-        threshold_multiplier: A Python float > 1.
-    """
-
-    def __init__(self, threshold_multiplier):
-        self.threshold_multiplier = threshold_multiplier
-        self.first = math.nan  # the loss at the sweep's first learning rate
-        self.best = math.inf  # the lowest loss so far
-        self.best_smoothed = math.inf  # the lowest smoothed loss so far
-        self._losses = []  # at most a sweep's learning rates: smoothed whole at each new one
-        self.smoothed = math.nan  # the smoothed loss at the last learning rate
-
-    def diverged(self, loss):
-        """Takes the next learning rate's loss; whether the sweep stops here."""
-        if not math.isfinite(loss):
-            return True
-        if not self._losses:
-            self.first = loss
-        self._losses.append(loss)
-        smoothed = self.smoothed = float(suggest.smooth(self._losses, RELAPSE_SMOOTHING)[-1])
-        self.best = min(self.best, loss)
-        self.best_smoothed = min(self.best_smoothed, smoothed)
-        relapsed = self.best_smoothed < LEARNED_FRACTION * self.first and smoothed >= self.first
-        return loss > self.threshold_multiplier * self.best or relapsed
-
-
-class CannotChooseError(ValueError):
-    """A range test whose curves cannot show where a one cycle should peak.
-
-    Raised by `RangeTestResult.choose_one_cycle` (and so by `fit_one_cycle` and
-    `OneCycle.from_range_test`) for a sweep that stopped before it showed a minimum, or whose loss
-    was lowest at the very start of the range and only rose after.
-    """
-
-
-# The rules read a sweep without its first `steps // 10` and last `TRIM_END` reached learning rates
-# (`suggest.trim`, as fastai does); a sweep needs `MIN_READ` more to show a minimum.
-TRIM_END = 5
-MIN_READ = 2
-
-
-def minimum_learning_rates(steps):
-    """The learning rates a sweep of `steps` must reach before its curve can show a minimum.
-
-    Example:
-
-    >>> minimum_learning_rates(100), minimum_learning_rates(10)
-    (17, 8)
-    """
-    return steps // 10 + TRIM_END + MIN_READ
-
-
-def unread_learning_rates(steps):
-    """The first learning rates of a sweep of `steps`, which the rules do not read (`suggest.trim`):
-    a loss that is not finite there is not the sweep's divergence but bad data or a range that starts
-    too high.
-
-    Example:
-
-    >>> unread_learning_rates(100), unread_learning_rates(10)
-    (11, 2)
-    """
-    return max(1, steps // 10 + 1)
-
-
-@dataclasses.dataclass(frozen=True)
-class _WeightDecayChoice:
-    """Which sweep the weight-decay rule chose (`column`), the sweeps tied with it, and each
-    sweep's lowest smoothed loss and the margin within which it counts as tied, on loss `set`."""
-
-    column: int
-    tied: tuple
-    lowest: np.ndarray
-    spread: np.ndarray
-    set: str
-
-
-@dataclasses.dataclass(frozen=True)
-class OneCycleChoice:
-    """What a range test chose for one cycle: the peak, the weight decay, and how sure it was.
-
-    Attributes:
-        peak: The peak learning rate.
-        weight_decay: The weight decay, or None without a grid (keep the optimizer's own).
-        weight_decays_tied: The weight decays whose sweeps were within noise of the lowest; the
-            choice among them is the rule's, not the data's, when there is more than one.
-        reason: One sentence saying how both were chosen.
-        divisor: The divisor of the range test's smoothed minimum: the peak is their quotient, or
-            `validation_limit` when that is lower.
-        total_steps: The cycle's length the peak was chosen for, or None when unknown.
-        validation_limit: The learning rate where the chosen sweep's smoothed validation loss had
-            risen `VALIDATION_RISE` above its minimum (the peak's upper limit), or None without
-            validation losses or when it never rose that far.
-    """
-
-    peak: float
-    weight_decay: float | None
-    weight_decays_tied: tuple
-    reason: str
-    divisor: float = ONE_CYCLE_PEAK_DIVISOR
-    total_steps: int | None = None
-    validation_limit: float | None = None
+PerStepMean = LearningRateMean  # its name before it said what it averages over
 
 
 class RangeTestResult:
@@ -286,50 +106,24 @@ class RangeTestResult:
         """
         if not self.wd_list:
             return None
-        return self.wd_list[self._weight_decay_choice(None).column]
+        rule = choice_rules.weight_decay_choice(self._weight_decay_losses(None), self.wd_list)
+        return self.wd_list[rule.column]
 
-    def _weight_decay_choice(self, set):
-        """Steps 1 and 2 of `choose_one_cycle`: which sweep, which are tied, and why."""
+    def _weight_decay_losses(self, set):
+        """The losses that choose the weight decay: of `set`, by default the validation loss when
+        there is some."""
         if set is None:
             set = "valid" if self.val_loss is not None else "train"
-        losses = self.losses(set)
-        smoothed = np.stack([suggest.smooth(losses[:, j], _SMOOTHING) for j in range(self.n_wd)], 1)
-        lowest = np.array([np.nanmin(c) if np.isfinite(c).any() else np.inf for c in smoothed.T])
-        noise = np.array([_lowest_point_noise(losses[:, j]) for j in range(self.n_wd)])
-        best = int(np.argmin(lowest))
-        spread = np.maximum(
-            WD_NOISE_SIGMAS * np.sqrt(noise**2 + noise[best] ** 2), WD_RELATIVE_TIE * abs(lowest[best])
-        )
-        tied = tuple(j for j in range(self.n_wd) if lowest[j] <= lowest[best] + spread[j])
-        column = min(tied, key=lambda j: self.wd_list[j]) if self.wd_list else 0
-        return _WeightDecayChoice(column, tied, lowest, spread, set)
+        return self.losses(set)
 
     def choose_one_cycle(self, divisor=None, set=None, total_steps=None):
         """The one-cycle peak and weight decay this range test points to, knowing its noise.
 
-        The rule:
-
-        1. For every sweep, the lowest loss of its smoothed curve (validation loss when there is
-           some, else training loss), and the noise of that lowest point: the sweep's per-step
-           scatter (a robust standard deviation of its step-to-step differences over the first half
-           of the sweep, where the learning rate is too small to move the loss) times the share of
-           it that the smoothing lets through.
-        2. The weight decays whose lowest loss is within `WD_NOISE_SIGMAS` standard deviations of
-           the best one, or within `WD_RELATIVE_TIE` of it (sweeps run on other batches, which moves
-           their minima more than the per-step scatter shows), are tied: the data cannot tell them
-           apart. Among them, the smallest is chosen (the least change to what the user built);
-           a single one is chosen because it is lower.
-        3. The peak is the learning rate at the lowest point of the chosen sweep's smoothed
-           training loss (trimmed as fastai's rules see it, `suggest.trim`), divided by
-           `divisor`, by default `one_cycle_divisor(total_steps)`: 2 for a cycle of up to 250
-           steps, growing as `(total_steps / 100) ** 0.75` (4 at 635 steps, 12 at 2,850) up to
-           3,000 steps (12.8) and level beyond, and 4 when the length is unknown. The curve's
-           minimum is already past the best peak, and the longer the cycle stays near its peak,
-           the further (bench/tasks.py, BENCHMARKS.md).
-        4. With validation losses, the peak is at most the learning rate where the chosen sweep's
-           smoothed validation loss, past its minimum, first rises `VALIDATION_RISE` (20%) above
-           it: beyond, the model as it will be evaluated gets worse (with BatchNormalization, its
-           moving statistics lag weights that move fast), whatever the training loss does.
+        The rule is `one_cycle_choice.choose_one_cycle`'s: the weight decays whose sweeps' lowest
+        smoothed loss are within noise of the best are tied, and the smallest of them is chosen; the
+        peak is the learning rate at the lowest point of the chosen sweep's smoothed training loss
+        divided by `one_cycle_divisor(total_steps)` (or `divisor`), and with validation losses at
+        most where the smoothed validation loss has risen `VALIDATION_RISE` over its minimum.
 
         Example:
 
@@ -356,92 +150,27 @@ class RangeTestResult:
 
         Returns:
             A `OneCycleChoice`.
+
+        Raises:
+            CannotChooseError: when the curves cannot show a peak (see `one_cycle_choice`).
         """
-        if divisor is None:
-            divisor = one_cycle_divisor(total_steps)
-        else:
-            divisor = _checks.check_number("divisor", divisor, low=1.0)
-            if total_steps is not None:
-                _checks.check_count("total_steps", total_steps)
         if set is not None:
             _checks.check_choice("set", set, ("train", "valid"))
-        wd_choice = self._weight_decay_choice(set)
-        chosen, tied = wd_choice.column, wd_choice.tied
-        if self.wd_list:
-            weight_decay = self.wd_list[chosen]
-            tied_wds = tuple(sorted(self.wd_list[j] for j in tied))
-        else:
-            weight_decay, tied_wds = None, ()
-        at_lowest = self._lowest_loss_lr(chosen)
-        peak = at_lowest / divisor
-        limit = None if self.val_loss is None else self._validation_limit(chosen)
-        capped = ""
-        if limit is not None and limit < peak:
-            peak = limit
-            capped = f", capped at {limit:.3g} (validation loss {VALIDATION_RISE:.0%} over its minimum there)"
-        if not self.wd_list:
-            how = "no weight-decay grid"
-        elif len(tied) > 1:
-            how = f"weight decays {list(tied_wds)} within noise of each other: the smallest"
-        else:
-            how = f"weight decay {weight_decay:g} lowest beyond noise"
-        length = "" if total_steps is None else f", for a cycle of {total_steps} steps"
-        reason = (
-            f"peak {peak:.3g} = {at_lowest:.3g} (the learning rate at the lowest smoothed loss) / "
-            f"{divisor:.3g}{length}{capped}; {how}"
+        return choice_rules.choose_one_cycle(
+            self.lr,
+            self.losses("train"),
+            self.wd_list,
+            val_loss=self.val_loss,
+            wd_loss=self._weight_decay_losses(set),
+            divisor=divisor,
+            total_steps=total_steps,
         )
-        return OneCycleChoice(float(peak), weight_decay, tied_wds, reason, float(divisor), total_steps, limit)
-
-    def _lowest_loss_lr(self, column):
-        """The learning rate at the lowest point of a sweep's smoothed training loss, as the rules
-        see it (`_rules_view`); a `CannotChooseError` when the sweep cannot show one."""
-        losses = self.losses("train")[:, column]
-        reached = int(np.isfinite(losses).sum())
-        sweep = f"sweep {self.sweep_labels[column]}" if self.wd_list else "the sweep"
-        needed = minimum_learning_rates(len(self.lr))
-        if reached < min(needed, len(self.lr)):  # a sweep that ran to its end is never too short
-            where = f" (up to lr {self.lr[reached - 1]:.3g})" if reached else ""
-            msg = (
-                f"The range test cannot choose a one-cycle peak: {sweep} reached {reached} of its "
-                f"{len(self.lr)} learning rates{where} before it stopped, too few to show a minimum "
-                f"(it needs {needed}). Its loss diverged or was not finite at once: look for NaN or "
-                "infinite values in the data, or start `lr_range` lower."
-            )
-            raise CannotChooseError(msg)
-        lrs, curve = self._rules_view(losses)
-        lowest = int(np.argmin(curve))
-        if lowest == 0:
-            msg = (
-                f"The range test cannot choose a one-cycle peak: the smoothed loss of {sweep} was "
-                f"lowest at the start of the learning rates it reads ({lrs[0]:.3g}) and only rose "
-                f"after: the range starts too high to show a minimum. Start `lr_range` lower "
-                f"(received lr_range=({self.lr[0]:.3g}, {self.lr[-1]:.3g}))."
-            )
-            raise CannotChooseError(msg)
-        return float(lrs[lowest])
-
-    def _rules_view(self, losses):
-        """`(lrs, curve)`: one sweep's losses smoothed and trimmed as fastai's rules see them (the
-        first `len(lr) // 10` and the last 5 reached steps dropped, `suggest.trim`)."""
-        return suggest.trim(self.lr, suggest.smooth(losses, _SMOOTHING), len(self.lr) // 10, TRIM_END)
-
-    def _validation_limit(self, column):
-        """The first learning rate past the minimum of a sweep's smoothed validation loss (as the
-        rules see it, `_rules_view`) where it is `VALIDATION_RISE` above that minimum, or None."""
-        lrs, curve = self._rules_view(self.val_loss[:, column])
-        if len(curve) == 0:
-            return None
-        lowest = int(np.argmin(curve))
-        if curve[lowest] <= 0:  # a rise relative to a minimum needs a positive loss
-            return None
-        risen = np.flatnonzero(curve[lowest:] > (1 + VALIDATION_RISE) * curve[lowest])
-        return float(lrs[lowest + risen[0]]) if len(risen) else None
 
     def suggest(self, method="valley", set="train", **rule_kwargs):
         """A learning rate suggested from the smoothed loss of the best weight decay's sweep.
 
         As in fastai, the rule sees the smoothed loss without its first `len(lr) // 10` and its last
-        5 reached steps (see `suggest.trim`). A suggestion past the lowest smoothed loss, where the
+        5 reached learning rates (see `suggest.trim`). A suggestion past the lowest smoothed loss, where the
         loss rises towards divergence (fastai's `slide` and `valley` can land there), is brought back
         to the learning rate at that lowest loss.
 
@@ -459,7 +188,7 @@ class RangeTestResult:
         rule = suggest.RULES[_checks.check_choice("method", method, tuple(suggest.RULES))]
         losses = self.losses(set)
         column = 0 if self.best_wd is None else self.wd_list.index(self.best_wd)
-        lrs, smoothed = self._rules_view(losses[:, column])
+        lrs, smoothed = choice_rules.rules_view(self.lr, losses[:, column])
         # Never past the lowest loss: beyond it the loss is rising towards divergence.
         return min(rule(lrs, smoothed, **rule_kwargs), float(lrs[int(np.argmin(smoothed))]))
 
@@ -488,7 +217,7 @@ class RangeTestResult:
             set: `"train"` or `"valid"`. Defaults to `"train"`.
             x_scale: matplotlib scale of the lr axis. Defaults to `"log"`.
             y_scale: matplotlib scale of the loss axis. Defaults to `"linear"`.
-            ma: A Python bool: draw a trailing moving average of `window` steps. Defaults to True.
+            ma: A Python bool: draw a trailing moving average of `window` learning rates. Defaults to True.
             window: A Python int >= 1. Defaults to 5.
             mark: A learning rate > 0 to mark with a vertical line instead of the one-cycle peak, e.g.
                 `result.suggest("valley")` for a constant rate. Defaults to None.
@@ -511,7 +240,13 @@ class RangeTestResult:
             except CannotChooseError:
                 choice, title = None, "Learning-rate range test (no one-cycle choice: see choose_one_cycle)"
             if choice is not None:
-                labels = self._weight_decay_labels(choice)
+                labels = choice_rules.weight_decay_labels(
+                    self._weight_decay_losses(None),
+                    self.wd_list,
+                    self.sweep_labels,
+                    choice.weight_decay,
+                    on_validation=self.val_loss is not None,
+                )
                 wd = "" if choice.weight_decay is None else f", wd {choice.weight_decay:g}"
                 if choice.total_steps is not None:
                     mark = choice.peak
@@ -521,12 +256,13 @@ class RangeTestResult:
                         or f"one-cycle peak {choice.peak:.3g} ({trained}{choice.total_steps} steps{wd})"
                     )
                 else:
-                    short, long = (self.choose_one_cycle(total_steps=t).peak for t in (1, BUDGET_MAX_STEPS))
+                    longest = choice_rules.BUDGET_MAX_STEPS
+                    short, long = (self.choose_one_cycle(total_steps=t).peak for t in (1, longest))
                     span = (
                         long,
                         short,
                         f"one-cycle peak by cycle length: {short:.3g} (short) to {long:.3g} "
-                        f"({BUDGET_MAX_STEPS}+ steps){wd}; pass total_steps",
+                        f"({longest}+ steps){wd}; pass total_steps",
                     )
         else:
             mark = _checks.check_positive("mark", mark)
@@ -550,82 +286,3 @@ class RangeTestResult:
         if total_steps is None and self.one_cycle_choice is not None:
             return self.one_cycle_choice
         return self.choose_one_cycle(total_steps=total_steps)
-
-    def _weight_decay_labels(self, choice):
-        """Legend labels saying which weight decay was chosen and why each other one is tied or not."""
-        if not self.wd_list:
-            return list(self.sweep_labels)
-        rule = self._weight_decay_choice(None)
-        best = float(np.min(rule.lowest))
-        on = " on the validation loss" if rule.set == "valid" else ""
-        labels = []
-        for j, label in enumerate(self.sweep_labels):
-            over = (rule.lowest[j] - best) / abs(best) if best else 0.0
-            margin = rule.spread[j] / abs(best) if best else 0.0
-            if self.wd_list[j] == choice.weight_decay:
-                why = "smallest tied" if len(rule.tied) > 1 else "lowest"
-                labels.append(f"{label} (chosen: {why}{on})")
-            elif j in rule.tied:
-                labels.append(f"{label} (tied: +{over:.0%} within the noise margin {margin:.0%})")
-            else:
-                labels.append(f"{label} (not tied: +{over:.0%}, beyond the noise margin {margin:.0%})")
-        return labels
-
-
-class PerStepMean:
-    """The mean loss of each learning rate's batches, from Keras's running loss mean.
-
-    Keras's running loss is a `Mean` of batch losses weighted by batch size since it was last
-    reset; with its sample count, `mean x count` is a running sum. Differences of the sums across
-    a learning rate's batches give its sample-weighted mean exactly, also for a short batch.
-    Precision: float32 sums, about 1e-7 x (the sum since the reset / the learning rate's own sum),
-    relative.
-
-    Example:
-
-    >>> per_step = PerStepMean()
-    >>> per_step.add(running_mean=2.0, count=4)   # a batch of 4 at loss 2
-    >>> per_step.add(running_mean=1.5, count=8)   # then a batch of 4 at loss 1
-    >>> per_step.take()                            # that learning rate's mean
-    1.5
-    >>> per_step.add(running_mean=1.25, count=12)  # the next learning rate: a batch at 0.75
-    >>> per_step.take()
-    0.75
-    """
-
-    def __init__(self):
-        self._mark = (0.0, 0.0)  # (sum, count) of the running mean when last read
-        self._piece = (0.0, 0.0)  # (sum, count) of the current learning rate so far
-
-    def restart(self):
-        """The running mean restarted (Keras resets it at every epoch's start; so does a sweep)."""
-        self._mark = (0.0, 0.0)
-
-    def add(self, running_mean, count):
-        """Adds what the running mean gained since the last call to the current learning rate."""
-        sums = (running_mean * count, count)
-        total, samples = self._piece
-        self._piece = (total + sums[0] - self._mark[0], samples + sums[1] - self._mark[1])
-        self._mark = sums
-
-    def take(self):
-        """The current learning rate's mean loss (NaN without samples); the next one starts."""
-        total, samples = self._piece
-        self._piece = (0.0, 0.0)
-        return total / samples if samples else float("nan")
-
-
-def _lowest_point_noise(losses):
-    """The standard deviation of a smoothed curve's value from one sweep's per-step scatter.
-
-    The scatter is a robust standard deviation of the step-to-step differences over the first half
-    of the reached steps (`1.4826 x median |diff| / sqrt(2)`); the debiased exponential smoothing
-    of `suggest.smooth` lets through `sqrt((1 - beta) / (1 + beta))` of it at its steady state.
-    """
-    reached = np.asarray(losses, dtype=np.float64)
-    reached = reached[np.isfinite(reached)]
-    half = reached[: max(3, len(reached) // 2)]
-    if len(half) < 3:
-        return math.inf
-    scatter = 1.4826 * float(np.median(np.abs(np.diff(half)))) / math.sqrt(2.0)
-    return scatter * math.sqrt((1 - _SMOOTHING) / (1 + _SMOOTHING))
