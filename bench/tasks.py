@@ -860,8 +860,11 @@ def run_task_seed(task, seed, args, write):
             **range_test,
         )
     range_seconds = time.perf_counter() - t0
-    choice = lrrt.choose_one_cycle(total_steps=base["steps"])  # what fit_one_cycle would train
-    auto_peak, auto_wd = float(choice.peak), float(choice.weight_decay)
+    try:
+        choice = lrrt.choose_one_cycle(total_steps=base["steps"])  # what fit_one_cycle would train
+        auto = {"peak": float(choice.peak), "wd": float(choice.weight_decay)}
+    except kclr.CannotChooseError as error:  # fit_one_cycle would raise it: no auto run to train
+        auto = {"peak": None, "wd": None, "error": str(error)}
     fastai = fastai_suggestions(lrrt.lr, lrrt.loss[:, list(lrrt.wd_list).index(0.0)], len(lrrt.lr))
     write(
         {
@@ -870,7 +873,7 @@ def run_task_seed(task, seed, args, write):
             "seconds": range_seconds,
             "setup_seconds": setup_seconds,
             "curves": curves_record(lrrt, range_test),
-            "auto": {"peak": auto_peak, "wd": auto_wd},
+            "auto": auto,
             "fastai": fastai,
         }
     )
@@ -878,7 +881,8 @@ def run_task_seed(task, seed, args, write):
     lo, hi, n = GRIDS[task.optimizer]
     peaks = [float(p) for p in np.geomspace(lo, hi, args.grid or n)]
     plan = [(f"fastai-{name}", peak, 0.0) for name, peak in fastai.items()]
-    plan.append(("auto", auto_peak, auto_wd))
+    if auto["peak"] is not None:
+        plan.append(("auto", auto["peak"], auto["wd"]))
     plan += [("one_cycle", peak, wd) for wd in args.wd_grid for peak in peaks]
     plan += [("constant", peak, 0.0) for peak in peaks]
     if args.auto_only:
@@ -1062,6 +1066,9 @@ def summary_tables(records):
         for kind in RULE_KINDS:
             runs = t.rule(kind)
             values_k = [v for _, _, v in runs]
+            if not runs:  # the auto path could not choose (CannotChooseError): nothing trained
+                detail.append([kind, "", "", "no run", ""])
+                continue
             detail.append(
                 [
                     kind,
