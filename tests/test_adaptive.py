@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import keras_one_cycle_clr as kclr
+from test_resume import InterruptAfter, Interrupted
 
 BACKEND = keras.backend.backend()
 EXECUTIONS = [1] if BACKEND == "torch" else [1, 2]
@@ -118,20 +119,6 @@ def test_gradient_accumulation_is_refused_before_any_step():
     with pytest.raises(ValueError, match="gradient_accumulation_steps"):
         model.fit(X, Y, batch_size=BATCH, epochs=2, verbose=0, callbacks=[kclr.AdaptiveOneCycle()])
     np.testing.assert_array_equal(before[0], model.get_weights()[0])
-
-
-class Interrupted(Exception):
-    """Stands for the process dying mid-fit."""
-
-
-class InterruptAfter(keras.callbacks.Callback):
-    def __init__(self, epochs):
-        super().__init__()
-        self.epochs = epochs
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 == self.epochs:
-            raise Interrupted(epoch)
 
 
 @pytest.mark.parametrize("interrupted_after", [2, 11], ids=["in-the-warm-up", "after-the-turn"])
