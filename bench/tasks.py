@@ -9,6 +9,8 @@ tune tasks only (`bench/rule_fit.py`), the holdout tasks say how it does on task
 on them, before any of their runs, after the earlier tasks had shaped a rule: the rules' out-of-sample
 tests. The nine `"fresh5"` tasks (issue 23) add kinds the first thirty lack: 5,000+ steps, a model of
 a million parameters, augmentation layers, self-attention, Embedding on token ids, 30% label noise.
+The nine `"fresh6"` tasks are the same kinds again, on other data, models and optimizers, written down
+with the rules to judge on them (`FRESH6_RULES`) before any of their runs.
 
 Data: a fixed test split, `train_test_split(test_size=0.25, random_state=0, stratify=y)` (no
 stratification for regression), used for the final metric only. From the training part, a seed's
@@ -355,6 +357,23 @@ def conv1d(filters, kernel, regression=False):
     return build
 
 
+def conv1d_plain(filters, kernel):
+    """Two Conv1D(filters, kernel) + relu layers without normalization, mean pooling, softmax: a plain
+    1-D CNN (the adding problem's marked values survive the mean as a sum / length)."""
+
+    def build(shape, outputs):
+        lay = layers()
+        return [
+            keras.Input(shape),
+            lay.Conv1D(filters, kernel, padding="same", activation="relu"),
+            lay.Conv1D(filters, kernel, padding="same", activation="relu"),
+            lay.GlobalAveragePooling1D(),
+            lay.Dense(outputs, activation="softmax"),
+        ]
+
+    return build
+
+
 class SelfAttention(keras.layers.Layer):
     """Self-attention as one layer, for `keras.Sequential`: `LayerNormalization(x + MHA(x, x))`
     (`MultiHeadAttention` takes a query and a value, which `Sequential` cannot pass)."""
@@ -637,8 +656,45 @@ TASKS = (
          "batch 128", lambda: make_classification(n_samples=6000, n_features=20, n_informative=10,
                                                   n_classes=3, flip_y=0.3),
          mlp((64, 64)), "adamw", 128, 30),
+    # "fresh6": written down (2026-12-07, second session) before any of their runs, with the rules to
+    # judge on them fixed in `FRESH6_RULES` below, after fresh5's seed-0 results had been seen by the
+    # adaptive warm-up: the same kinds again on other data, models and optimizers (two budgets of
+    # 5,000+ steps, a 1.06M-parameter MLP, augmentation with SGD and with Adam, self-attention over
+    # one-hot tokens, an Embedding bag with SGD, 40% label noise) and a plain 1-D CNN with Adam.
+    Task("circles_tiny_long_adamw", "fresh6", "2-d circles, tiny MLP, AdamW, batch 16, 5,650 steps",
+         lambda: circles(3000, 0.15), mlp((16, 16)), "adamw", 16, 50),
+    Task("hastie_long_sgd", "fresh6", "tabular 2-class (hastie_10_2), MLP, SGD, 5,250 steps",
+         lambda: hastie(4000), mlp((32, 32)), "sgd", 32, 70),
+    Task("friedman1_wide_1m_adam", "fresh6", "regression (friedman1), MLP 10-1024-1024-1 (1.06M "
+         "parameters), Adam, batch 64, short", lambda: friedman1(4000, 1.0),
+         mlp((1024, 1024), regression=True), "adam", 64, 10, regression=True),
+    Task("digits_cnn_noise_sgd", "fresh6", "images, CNN + RandomShift + GaussianNoise(0.2), SGD, short",
+         digits_images, augmented(cnn, lambda: [RandomShift(1), keras.layers.GaussianNoise(0.2)]), "sgd",
+         32, 12, standardize=False),
+    Task("shapes_cnn_noise_adam", "fresh6", "12x12 noisy shapes, small CNN + RandomFlip + GaussianNoise, "
+         "Adam", lambda: shapes_images(3000),
+         augmented(small_cnn, lambda: [keras.layers.RandomFlip(), keras.layers.GaussianNoise(0.3)]), "adam",
+         32, 10, standardize=False),
+    Task("motif_attention_adam", "fresh6", "one-hot token sequences, motif counting, self-attention, Adam, "
+         "batch 64", lambda: motif_sequences(4000, 24), attention(32, 2), "adam", 64, 20, standardize=False),
+    Task("negation_bag_sgd", "fresh6", "token ids, Embedding bag (mean), 3-class sentiment with negation, "
+         "SGD", lambda: negation_tokens(5000, 24), token_model(50, 16), "sgd", 32, 10, standardize=False),
+    Task("noisy_binary_sgd", "fresh6", "tabular 2-class, 40% of labels random (flip_y=0.4), MLP, SGD, "
+         "batch 64", lambda: make_classification(n_samples=6000, n_features=20, n_informative=8, flip_y=0.4),
+         mlp((64, 64)), "sgd", 64, 30),
+    Task("adding_conv1d_adam", "fresh6", "sequences (adding problem), plain 1-D CNN, Adam, batch 64",
+         lambda: adding_sequences(4000, 30), conv1d_plain(32, 3), "adam", 64, 25, standardize=False),
 )  # fmt: skip
 TASKS_BY_NAME = {task.name: task for task in TASKS}
+# The rules judged on fresh6, fixed before any fresh6 run (issue 23), each against the task's best grid
+# one cycle chosen over seeds (`rule_fit.py --verdict`), seeds 0 and 1 at least:
+# - `auto`: the library's range-test rule as it stands in this commit (tasks.py's own auto run);
+# - `rule:adaptive`: `AdaptiveOneCycle` with this commit's defaults (ADAPTIVE; no range test, wd 0);
+# - `rule:adaptive-learned_fraction0.8`: the same, but before its centred loss has fallen below 0.8 of
+#   its first centred window, only a loss that is not finite or a centred loss at DIVERGENCE_FACTOR (2)
+#   times its minimum turns the warm-up: patience and a smaller rise do not (the guard the seed-0
+#   study of 39 tasks asked for: plateaus before learning turned v2 early, BENCHMARKS.md section 7).
+FRESH6_RULES = ("auto", "rule:adaptive", "rule:adaptive-learned_fraction0.8")
 
 
 def split_data(task, seed):
