@@ -101,7 +101,7 @@ def test_verbose_prints_the_turn(capsys):
     ("kwargs", "named"),
     [
         ({"lr_range": (1.0, 0.1)}, "lr_range"),
-        ({"warmup_fraction": 1.0}, "phase_one_fraction"),
+        ({"warmup_fraction": 1.0}, "warmup_fraction"),
         ({"patience_factor": 1.0}, "patience_factor"),
         ({"min_peak": -1.0}, "min_peak"),
         ({"peak_factor": 0.0}, "peak_factor"),

@@ -14,6 +14,7 @@ import pytest
 import keras_one_cycle_clr as kclr
 from keras_one_cycle_clr import _keras_compat as compat
 from keras_one_cycle_clr import hyperparams
+from keras_one_cycle_clr._in_step_callback import Guard
 
 X = np.random.default_rng(0).random((32, 4)).astype("float32")  # 8 batches of 4 an epoch
 Y = X.sum(axis=1, keepdims=True)
@@ -187,8 +188,12 @@ def test_batch_numbers_of_another_keras_stop_a_fit(callback):
 @pytest.mark.parametrize("steps_per_execution", [2, 3])  # 3: a short last chunk
 def test_the_batch_numbering_check_passes_on_this_keras(steps_per_execution):
     policy = kclr.OneCycle(lr_range=(0.01, 0.1), record_frq=1)
-    fit(small_model(steps_per_execution=steps_per_execution), policy, epochs=2)
-    assert policy._first_step is None  # checked, and cleared at on_train_end
+    guard_states = []  # at every epoch's end, after the policy's own hook
+    watch = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, _: guard_states.append(policy._guard))
+    model = small_model(steps_per_execution=steps_per_execution)
+    model.fit(X, Y, batch_size=4, epochs=2, shuffle=False, verbose=0, callbacks=[policy, watch])
+    assert guard_states == [Guard.CHECKED, Guard.CHECKED]
+    assert policy._guard is Guard.OFF  # cleared at on_train_end
     assert policy.log["iter"][-1] == 15
 
 

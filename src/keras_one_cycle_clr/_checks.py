@@ -47,6 +47,15 @@ def check_fraction(name: str, value: object) -> float:
     return check_number(name, value, low=0.0, high=1.0, low_inclusive=False, high_inclusive=False)
 
 
+def check_rise_fraction(name: str, value: object, three_phase: bool) -> float:
+    """A one cycle's rising fraction: in (0, 1), and below 0.5 when `three_phase` (whose second
+    phase mirrors the first)."""
+    value = check_fraction(name, value)
+    if three_phase and value >= 0.5:
+        fail(name, "in (0, 0.5) when three_phase=True", value)
+    return value
+
+
 def check_count(name: str, value: object, minimum: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         fail(name, f"an integer >= {minimum}", value, TypeError)

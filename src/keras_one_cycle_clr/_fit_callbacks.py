@@ -34,6 +34,9 @@ def other_callbacks(callback):
 def check_sole_learning_rate_callback(callback, others):
     """Raises a ValueError naming the first callback in `others` that also sets the learning rate.
 
+    `callback` is ours: an instance in the fit, or its class when the check runs before the
+    instance exists (`fit_one_cycle` checks before its range test).
+
     Example:
 
     >>> import keras
@@ -45,7 +48,7 @@ def check_sole_learning_rate_callback(callback, others):
     ...
     ValueError: Argument `callbacks` of `fit` must hold only one callback that sets the learning rate, ...
     """
-    name = type(callback).__name__
+    name = callback.__name__ if isinstance(callback, type) else type(callback).__name__
     for other in others:
         other_name = type(other).__name__
         if isinstance(other, keras.callbacks.ReduceLROnPlateau):
@@ -70,7 +73,7 @@ def check_sole_learning_rate_callback(callback, others):
             )
         else:
             continue
-        received = ", ".join(type(member).__name__ for member in [callback, *others])
+        received = ", ".join([name, *(type(member).__name__ for member in others)])
         msg = (
             "Argument `callbacks` of `fit` must hold only one callback that sets the learning rate, "
             f"but it holds {name} and {other_name}. {advice} Received: callbacks with {received}"

@@ -129,6 +129,7 @@ class AdaptiveOneCycle(OneCycle):
         verbose=False,
         resume_state=None,
     ):
+        warmup_fraction = _checks.check_fraction("warmup_fraction", warmup_fraction)
         super().__init__(
             lr_range,
             momentum_range,
@@ -206,7 +207,7 @@ class AdaptiveOneCycle(OneCycle):
         return {"lr": lr, "momentum": momentum, "total_steps": total_steps}
 
     def _rise_end_batch(self):
-        return self._warmup_steps(self._cycle_updates)
+        return self._warmup_steps(self._cycle.updates)
 
     def _label(self):
         return "AdaptiveOneCycle"
@@ -214,17 +215,17 @@ class AdaptiveOneCycle(OneCycle):
     # -- Keras hooks -----------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
         super().on_train_begin(logs)
-        if self._batches_per_update != 1:
+        if self._cycle.batches_per_update != 1:
             msg = (
                 "AdaptiveOneCycle reads the loss of every update, which gradient accumulation mixes "
                 "across batches: create the optimizer without `gradient_accumulation_steps`. "
-                f"Received: gradient_accumulation_steps={self._batches_per_update}"
+                f"Received: gradient_accumulation_steps={self._cycle.batches_per_update}"
             )
             raise ValueError(msg)
         self.adaptive_choice = None
         self._turned = None
         self._snapshots.clear()
-        warmup = self._warmup_steps(self._cycle_updates)
+        warmup = self._warmup_steps(self._cycle.updates)
         low, high = self.lr_range
         half_width = max(
             MIN_HALF_WIDTH, round(warmup * math.log(SMOOTHING_FACTOR) / math.log(high / low) / 2)
@@ -233,7 +234,7 @@ class AdaptiveOneCycle(OneCycle):
         self._watch = WarmupWatch(half_width, self.patience_factor, self.min_peak, self.peak_factor)
 
     def on_epoch_begin(self, epoch, logs=None):
-        if self._first_epoch is None:  # after every on_train_begin: a BackupAndRestore has restored
+        if self._fit is None:  # after every on_train_begin: a BackupAndRestore has restored
             self._resume(self.resume_state or self._read_backup_state())
         super().on_epoch_begin(epoch, logs)
         self._last_end = (-1, 0.0)  # Keras restarts its running loss mean every epoch
@@ -252,7 +253,7 @@ class AdaptiveOneCycle(OneCycle):
         watch = self._watch
         return {
             "step": hyperparams.raw_step(self.model.optimizer),
-            "cycle_updates": self._cycle_updates,
+            "cycle_updates": self._cycle.updates,
             "choice": None if self.adaptive_choice is None else dataclasses.asdict(self.adaptive_choice),
             "observations": None if watch is None else [watch.learning_rates, watch.losses],
         }
@@ -276,11 +277,11 @@ class AdaptiveOneCycle(OneCycle):
         if state is None:
             return
         step = hyperparams.raw_step(self.model.optimizer)
-        if state.get("step") != step or state.get("cycle_updates") != self._cycle_updates:
+        if state.get("step") != step or state.get("cycle_updates") != self._cycle.updates:
             warnings.warn(
                 f"AdaptiveOneCycle's saved state (step {state.get('step')}, a cycle of "
                 f"{state.get('cycle_updates')} steps) does not match this fit (the optimizer at step "
-                f"{step}, a cycle of {self._cycle_updates} steps): the warm-up starts afresh.",
+                f"{step}, a cycle of {self._cycle.updates} steps): the warm-up starts afresh.",
                 stacklevel=2,
             )
             return
@@ -291,11 +292,11 @@ class AdaptiveOneCycle(OneCycle):
             self.adaptive_choice = choice
             if choice.reason == CEILING:
                 self._turned = {
-                    **self._build_schedules(self._cycle_updates),
-                    "total_steps": self._cycle_updates,
+                    **self._build_schedules(self._cycle.updates),
+                    "total_steps": self._cycle.updates,
                 }
             else:
-                self._turned = self._turned_schedules(choice.turn_step, choice.peak, self._cycle_updates)
+                self._turned = self._turned_schedules(choice.turn_step, choice.peak, self._cycle.updates)
 
     def on_train_batch_end(self, batch, logs=None):
         super().on_train_batch_end(batch, logs)
@@ -303,7 +304,7 @@ class AdaptiveOneCycle(OneCycle):
             return
         batch = min(compat.batch_end_step(batch, self._batches_per_execution), self._batches_per_epoch - 1)
         step = self._epoch_start_batch + batch  # the cycle's step (update) just run
-        if step >= self._warmup_steps(self._cycle_updates) - 1:
+        if step >= self._warmup_steps(self._cycle.updates) - 1:
             self._turn_at_ceiling(step)
             return
         before, mean_before = self._last_end
@@ -313,7 +314,7 @@ class AdaptiveOneCycle(OneCycle):
             return
         loss = ((batch + 1) * mean - (before + 1) * mean_before) / (batch - before)
         middle = step - (batch - before - 1) / 2  # the observation's learning rate: its middle step
-        lr = self._planned_lr(middle, self._cycle_updates)
+        lr = self._planned_lr(middle, self._cycle.updates)
         if self._watch.add(lr, loss):
             self._turn(step)
             return
@@ -337,17 +338,17 @@ class AdaptiveOneCycle(OneCycle):
         restored_step = None
         if restored is not None:
             restored_step, state = restored
-            _restore_keeping_step(state, model)
+            state.restore(model, keep_step=True)
         peak = min(max(turn.peak, self.lr_range[0]), self.lr_range[1])
         self._install_turn(step, peak, best_step, restored_step, turn.reason)
 
     def _turn_at_ceiling(self, step):
         # The planned schedules already anneal from the ceiling: nothing to change in the step.
-        self._turned = {**self._build_schedules(self._cycle_updates), "total_steps": self._cycle_updates}
+        self._turned = {**self._build_schedules(self._cycle.updates), "total_steps": self._cycle.updates}
         self._record_choice(self.lr_range[1], step, step, None, CEILING)
 
     def _install_turn(self, step, peak, best_step, restored_step, reason):
-        self._turned = self._turned_schedules(step, peak, self._cycle_updates)
+        self._turned = self._turned_schedules(step, peak, self._cycle.updates)
         scheduled = {"learning_rate": self._turned["lr"]}
         if self._momentum_attribute is not None:
             scheduled[self._momentum_attribute] = self._turned["momentum"]
@@ -365,13 +366,3 @@ class AdaptiveOneCycle(OneCycle):
             _fit_callbacks.print_message(
                 self, f"AdaptiveOneCycle turned after step {step}: peak {peak:.3g} ({reason}{undone})"
             )
-
-
-def _restore_keeping_step(state, model):
-    """Restores a `TrainingState` but the optimizer's step counter, which keeps the cycle's place."""
-    optimizer = model.optimizer
-    counters = {id(hyperparams.innermost_optimizer(optimizer).iterations), id(optimizer.iterations)}
-    model.set_weights(state.weights)
-    for variable, value in zip(state.optimizer_variables, state.optimizer_values, strict=True):
-        if id(variable) not in counters:
-            variable.assign(value)

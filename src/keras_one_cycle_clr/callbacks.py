@@ -9,6 +9,7 @@ iterations), `log_ep` (every epoch) and `learning_rate` / `momentum` in the epoc
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import math
 import warnings
@@ -18,6 +19,7 @@ import numpy as np
 
 from keras_one_cycle_clr import _checks, _data, _fit_callbacks, hyperparams, schedules
 from keras_one_cycle_clr import _keras_compat as compat
+from keras_one_cycle_clr._in_step_callback import InStepCallback
 from keras_one_cycle_clr.range_test import LrRangeTest
 from keras_one_cycle_clr.range_test_result import RangeTestResult
 
@@ -26,13 +28,39 @@ from keras_one_cycle_clr.range_test_result import RangeTestResult
 COSINE_PHASE_ONE_FRACTION = 0.3
 
 
-class _PolicyCallback(keras.callbacks.Callback):
+@dataclasses.dataclass(frozen=True)
+class _Cycle:
+    """Where a cycle lies on the optimizer's step counter. It outlives a fit when
+    `reset_on_train_begin=False`; the optimizer's `iterations` says where training stands in it."""
+
+    updates: int  # its length, in optimizer updates
+    batches_per_update: int = 1  # the optimizer's gradient_accumulation_steps, or 1
+    start_batch: int | None = None  # the optimizer's raw step (batches) at its start; set at install
+
+    @property
+    def batches(self):
+        return self.updates * self.batches_per_update
+
+
+@dataclasses.dataclass(frozen=True)
+class _FitSpan:
+    """Where one fit begins in its cycle."""
+
+    first_epoch: int  # the fit's first epoch (`initial_epoch`)
+    start_batch: int  # batches into the cycle when the fit began
+    batches_per_epoch: int
+
+    def epoch_start(self, epoch):
+        """Batches into the cycle when `epoch` begins."""
+        return self.start_batch + (epoch - self.first_epoch) * self.batches_per_epoch
+
+
+class _PolicyCallback(InStepCallback):
     """What OneCycle and CLR share: step resolution, installation, recording."""
 
     # The batch-end hook only records what it is given; every state change happens in begin hooks,
     # so Keras may dispatch batch ends on its background thread.
     async_safe = True
-    _sets_learning_rate_in_step = True  # another learning-rate callback in the same fit is refused
 
     def __init__(self, momentum_range, reset_on_train_begin, record_frq, verbose):
         super().__init__()
@@ -42,30 +70,13 @@ class _PolicyCallback(keras.callbacks.Callback):
         self.verbose = bool(verbose)
         self.log_ep = {}
         self._records = {}  # iteration -> the record kept in `log`
-        # The cycle: its length and where it began. They outlive a fit when reset_on_train_begin=False.
-        self._cycle_updates = None  # the cycle's length, in optimizer updates
-        self._cycle_start_batch = None  # the optimizer's raw step (in batches) at the cycle's start
-        # This fit: set by on_train_begin and the first on_epoch_begin.
-        self._injection = None  # the schedules, installed in the optimizer's step
+        self._cycle = None  # _Cycle: decided by on_train_begin, placed by the first install
+        self._fit = None  # _FitSpan: this fit's, set when its first epoch begins
         self._momentum_attribute = None  # "momentum", "beta_1" or None
-        self._batches_per_update = 1  # gradient_accumulation_steps
-        self._batches_per_epoch = None
-        self._batches_per_execution = 1  # the model's steps_per_execution
-        self._first_epoch = None  # the fit's first epoch (initial_epoch)
-        self._fit_start_batch = None  # batches into the cycle when this fit began
         # This epoch: what the batch hooks compare with, worked out once per epoch.
         self._epoch_start_batch = None  # batches into the cycle at this epoch's start
         self._stop_batch = None  # from this batch index on, the cycle ends within the execution
         self._early_stopping = []  # the fit's EarlyStopping callbacks, until the first epoch begins
-        # The guard: after the fit's first step, the applied learning rate is checked once.
-        self._first_step = None  # None: not installed; "pending": before it; "ran"; "checked"
-        # And with steps_per_execution > 1, the batch number the first execution's batch-end hook
-        # was given, against the steps the optimizer counted (`_check_batch_numbering`).
-        self._install_step = None  # the optimizer's raw step when this fit's schedules were installed
-        self._first_begin = None  # the batch the first execution's on_train_batch_begin was given
-        self._first_end = None  # ... and its on_train_batch_end (possibly on Keras's thread pool)
-        self._first_ran = None  # the steps the optimizer counted in that execution
-        self._stray_end = None  # a batch-end hook's batch, given before the first execution's
 
     # -- schedules -------------------------------------------------------------------------------
     def _build_schedules(self, total_steps):
@@ -103,7 +114,7 @@ class _PolicyCallback(keras.callbacks.Callback):
         from keras_one_cycle_clr import plot
 
         if n_iter is None:
-            n_iter = self._cycle_updates or 1000
+            n_iter = self.cycle_updates or 1000
         return plot.plot_schedule(self.schedule_values(n_iter), title=self._title())
 
     def _label(self):
@@ -120,7 +131,7 @@ class _PolicyCallback(keras.callbacks.Callback):
     def cycle_updates(self):
         """The cycle's length in optimizer updates (batches, without gradient accumulation), as the
         latest `fit` decided it; None before any fit."""
-        return self._cycle_updates
+        return None if self._cycle is None else self._cycle.updates
 
     # -- records ---------------------------------------------------------------------------------
     @property
@@ -138,7 +149,7 @@ class _PolicyCallback(keras.callbacks.Callback):
     def _values_at(self, cycle_batch):
         """`{"lr": ..., "momentum": ...}` at `cycle_batch` batches into the cycle: the values the
         optimizer's step computes there (an update's value holds for its batches)."""
-        values = self._injection.values_at(self._cycle_start_batch + cycle_batch)
+        values = self._injection.values_at(self._cycle.start_batch + cycle_batch)
         record = {"lr": values["learning_rate"]}
         if self._momentum_attribute is not None:
             record["momentum"] = values[self._momentum_attribute]
@@ -154,10 +165,9 @@ class _PolicyCallback(keras.callbacks.Callback):
             )
             raise RuntimeError(msg)
         # Before anything else: the first of ours in the list raises before any of ours acts.
-        others = _fit_callbacks.other_callbacks(self)
-        _fit_callbacks.check_sole_learning_rate_callback(self, others)
+        others = self._begin_fit()
         self._early_stopping = [other for other in others if isinstance(other, keras.callbacks.EarlyStopping)]
-        batches_per_epoch = self.params.get("steps")
+        batches_per_epoch = self._batches_per_epoch
         if batches_per_epoch is None:
             msg = (
                 f"{type(self).__name__} needs the number of batches per epoch, which Keras does not "
@@ -169,45 +179,41 @@ class _PolicyCallback(keras.callbacks.Callback):
             None if self.momentum_range is None else hyperparams.momentum_attribute(optimizer)
         )
         # With gradient accumulation the schedule advances once per applied update.
-        self._batches_per_update = int(
-            hyperparams.innermost_optimizer(optimizer).gradient_accumulation_steps or 1
-        )
-        if self.reset_on_train_begin or self._cycle_updates is None:
-            updates = self.params["epochs"] * batches_per_epoch // self._batches_per_update
+        batches_per_update = int(hyperparams.innermost_optimizer(optimizer).gradient_accumulation_steps or 1)
+        if self.reset_on_train_begin or self._cycle is None:
+            updates = self.params["epochs"] * batches_per_epoch // batches_per_update
             if updates < 1:
                 msg = (
                     f"{type(self).__name__} needs at least one optimizer update, but this fit runs "
                     f"{self.params['epochs'] * batches_per_epoch} batches with gradient_accumulation_steps="
-                    f"{self._batches_per_update}."
+                    f"{batches_per_update}."
                 )
                 raise ValueError(msg)
-            self._cycle_updates = self._cycle_length(updates)
-            self._cycle_start_batch = None
+            self._cycle = _Cycle(self._cycle_length(updates), batches_per_update)
             self._records = {}
             self.log_ep = {}
-        elif self._cycle_start_batch is not None:
-            done = hyperparams.raw_step(optimizer) - self._cycle_start_batch
-            if done >= self._cycle_updates * self._batches_per_update:
-                msg = (
-                    f"This {type(self).__name__} callback's cycle of {self._cycle_updates} steps has "
-                    f"ended ({done} steps run). Use a new callback, or reset_on_train_begin=True, "
-                    "to train another cycle."
-                )
-                raise ValueError(msg)
-        self._batches_per_epoch = batches_per_epoch
-        self._first_epoch = None
+        else:
+            self._cycle = dataclasses.replace(self._cycle, batches_per_update=batches_per_update)
+            if self._cycle.start_batch is not None:
+                done = hyperparams.raw_step(optimizer) - self._cycle.start_batch
+                if done >= self._cycle.batches:
+                    msg = (
+                        f"This {type(self).__name__} callback's cycle of {self._cycle.updates} steps "
+                        f"has ended ({done} steps run). Use a new callback, or "
+                        "reset_on_train_begin=True, to train another cycle."
+                    )
+                    raise ValueError(msg)
+        self._fit = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        if self._first_epoch is None:
+        if self._fit is None:
             self._install(epoch)
         # The batch hooks run every step: they only compare with what is worked out here.
-        self._epoch_start_batch = (
-            self._fit_start_batch + (epoch - self._first_epoch) * self._batches_per_epoch
-        )
+        self._epoch_start_batch = self._fit.epoch_start(epoch)
         # The batch of this epoch at which the cycle ends. An execution never runs past its epoch's
         # end, so with steps_per_execution above the epoch's batches, one that would reach the
         # cycle's end in a later epoch must not stop the fit.
-        cycle_end = self._cycle_updates * self._batches_per_update - self._epoch_start_batch
+        cycle_end = self._cycle.batches - self._epoch_start_batch
         if cycle_end <= self._batches_per_epoch:
             self._stop_batch = cycle_end - self._batches_per_execution
         else:
@@ -216,68 +222,23 @@ class _PolicyCallback(keras.callbacks.Callback):
     def _install(self, epoch):
         # The first epoch of this fit: the counter tells where training stands, also after a resume
         # with `initial_epoch`. Installing here, before the first step, lets the trace see it all.
-        if self._batches_per_epoch is None:
+        if self._cycle is None:
             msg = f"{type(self).__name__}.on_train_begin must run before its other hooks, as in `fit`."
             raise RuntimeError(msg)
-        self._first_epoch = epoch
         raw_step = hyperparams.raw_step(self.model.optimizer)
-        self._install_step = raw_step
-        self._first_begin = self._first_end = self._first_ran = self._stray_end = None
-        if self._cycle_start_batch is None:
-            self._cycle_start_batch = raw_step - epoch * self._batches_per_epoch
-        self._fit_start_batch = raw_step - self._cycle_start_batch
-        self._batches_per_execution = int(getattr(self.model, "steps_per_execution", 1) or 1)
-        built = self._build_schedules(self._cycle_updates)
+        if self._cycle.start_batch is None:
+            self._cycle = dataclasses.replace(
+                self._cycle, start_batch=raw_step - epoch * self._batches_per_epoch
+            )
+        self._fit = _FitSpan(epoch, raw_step - self._cycle.start_batch, self._batches_per_epoch)
+        built = self._build_schedules(self._cycle.updates)
         scheduled = {"learning_rate": built["lr"]}
         if self._momentum_attribute is not None:
             scheduled[self._momentum_attribute] = built["momentum"]
-        self._injection = hyperparams.ScheduleInjection(
-            self.model.optimizer, scheduled, start_step=self._cycle_start_batch
-        )
-        self._injection.install(self.model)
+        self._install_schedules(scheduled, start_step=self._cycle.start_batch)
         early_stopping, self._early_stopping = self._early_stopping, []
         for callback in early_stopping:
             self._warn_if_stopped_early(callback, epoch)
-        self._first_step = "pending"
-
-    def _check_first_step(self):
-        # Here, not in the batch-end hook, which Keras may run on another thread (`async_safe`).
-        if self._first_step == "ran":
-            model = self.model  # on JAX, syncs the trainer's state: once per fit
-            self._injection.check_applied(model)
-            self._first_ran = hyperparams.raw_step(model.optimizer) - self._install_step
-            self._first_step = "numbering"
-        if self._first_step == "numbering" and self._check_batch_numbering():
-            self._first_step = "checked"
-
-    def _check_batch_numbering(self):
-        """Whether the batch number of the first execution's `on_train_batch_end` has been checked.
-
-        With steps_per_execution > 1, Keras passes that hook the first or the last step of an
-        execution depending on its release (`compat.batch_end_step`); the records are placed by it.
-        Once per fit, the step it maps to must be the last the optimizer counted in that execution.
-        False while the hook, which Keras may run on its thread pool, has not run yet.
-
-        Raises:
-            KerasCompatibilityError: on a mismatch, naming the Keras version and both steps.
-        """
-        spe = self._batches_per_execution
-        if spe == 1:
-            return True  # first and last step are one: nothing to tell apart
-        seen = self._first_end
-        if seen is None:
-            return False
-        mapped = min(compat.batch_end_step(seen, spe), self._batches_per_epoch - 1)
-        counted = self._first_begin + self._first_ran - 1
-        if mapped != counted:
-            what = (
-                f"with steps_per_execution={spe}, on_train_batch_end was given batch {seen} after an "
-                f"execution that began at batch {self._first_begin} and ran {self._first_ran} steps: "
-                f"read as batch {mapped}, the optimizer counted up to batch {counted} "
-                f"(`_keras_compat.BATCH_END_IS_FIRST_STEP` is {compat.BATCH_END_IS_FIRST_STEP})"
-            )
-            raise compat.incompatible(what)
-        return True
 
     def _rise_end_batch(self):
         """The batch into the cycle at which the learning rate stops rising for the first time, if
@@ -291,7 +252,7 @@ class _PolicyCallback(keras.callbacks.Callback):
         epochs = self.params["epochs"]
 
         def batches_done_after(epoch):  # into the cycle, at the end of `epoch`
-            return self._fit_start_batch + (epoch - first_epoch + 1) * self._batches_per_epoch
+            return self._fit.epoch_start(epoch + 1)
 
         earliest = compat.earliest_early_stop(early_stopping, first_epoch)
         if earliest >= epochs - 1 or batches_done_after(earliest) >= rise_end:
@@ -320,23 +281,13 @@ class _PolicyCallback(keras.callbacks.Callback):
 
     def on_train_batch_begin(self, batch, logs=None):
         self._require_epoch("on_train_batch_begin")
-        if self._first_step != "checked":
-            self._check_first_step()
-            if self._first_step == "pending":
-                self._first_step = "ran"  # the step after this hook is the fit's first
-                self._first_begin = batch
+        self._guard_batch_begin(batch)
         if batch >= self._stop_batch:  # the cycle ends within this execution
             self.model.stop_training = True
 
     def on_train_batch_end(self, batch, logs=None):
         self._require_epoch("on_train_batch_end")
-        if self._first_end is None and self._first_begin is not None:
-            # The first execution's, under either numbering (the next one's begins at
-            # _first_begin + steps_per_execution): checked on the fit's thread.
-            if batch < self._first_begin + self._batches_per_execution:
-                self._first_end = batch
-            elif self._stray_end is None:
-                self._stray_end = batch
+        self._guard_batch_end(batch)
         # With steps_per_execution, Keras reports the end of a short last chunk past the epoch's end.
         batch = compat.batch_end_step(batch, self._batches_per_execution)
         end = self._epoch_start_batch + min(batch, self._batches_per_epoch - 1)
@@ -349,16 +300,8 @@ class _PolicyCallback(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self._require_epoch("on_epoch_end")
-        self._check_first_step()  # an epoch of one execution
-        if self._first_step == "numbering" and self._stray_end is not None:
-            # Keras has run every batch-end hook of the epoch by now (it waits for its thread pool).
-            what = (
-                f"with steps_per_execution={self._batches_per_execution}, on_train_batch_end was "
-                f"given batch {self._stray_end} but no batch of the first execution, which began at "
-                f"batch {self._first_begin}"
-            )
-            raise compat.incompatible(what)
-        last_batch = hyperparams.raw_step(self.model.optimizer) - 1 - self._cycle_start_batch
+        self._guard_epoch_end()
+        last_batch = hyperparams.raw_step(self.model.optimizer) - 1 - self._cycle.start_batch
         values = self._values_at(last_batch)
         if logs is not None:
             logs["learning_rate"] = values["lr"]
@@ -377,12 +320,9 @@ class _PolicyCallback(keras.callbacks.Callback):
             )
 
     def on_train_end(self, logs=None):
-        if self._injection is not None:
-            self._injection.remove()  # the model gets its own train function back
-            self._injection = None
+        self._remove_schedules()  # the model gets its own train function back
         self._stop_batch = None
         self._early_stopping = []
-        self._first_step = None
 
 
 class OneCycle(_PolicyCallback):
@@ -489,12 +429,12 @@ class OneCycle(_PolicyCallback):
     ):
         super().__init__(momentum_range, reset_on_train_begin, record_frq, verbose)
         self.lr_range = _checks.check_lr_range("lr_range", lr_range)
-        self.phase_one_fraction = _checks.check_fraction("phase_one_fraction", phase_one_fraction)
         self.final_lr = _checks.check_number("final_lr", final_lr, low=0.0)
-        self.anneal = _checks.check_choice("anneal", anneal, ("cos", "linear"))
+        self.anneal = _checks.check_choice("anneal", anneal, schedules.ANNEALS)
         self.three_phase = _checks.check_bool("three_phase", three_phase)
-        if three_phase and self.phase_one_fraction >= 0.5:
-            _checks.fail("phase_one_fraction", "in (0, 0.5) when three_phase=True", phase_one_fraction)
+        self.phase_one_fraction = _checks.check_rise_fraction(
+            "phase_one_fraction", phase_one_fraction, self.three_phase
+        )
         # From `from_range_test`: the range test's choice, made again for each cycle's length.
         self.one_cycle_choice = None
         self._range_test = None  # (result, set, div_factor) while the peak follows the length
@@ -581,7 +521,7 @@ class OneCycle(_PolicyCallback):
 
     def _rise_end_batch(self):
         # The first phase: what an EarlyStopping stopping inside it would cut short.
-        return self.phase_one_fraction * self._cycle_updates * self._batches_per_update
+        return self.phase_one_fraction * self._cycle.batches
 
 
 class CLR(_PolicyCallback):
@@ -655,7 +595,7 @@ class CLR(_PolicyCallback):
         self.gamma = _checks.check_number("gamma", gamma, low=0.0, high=1.0, low_inclusive=False)
         if amplitude_fn is not None and (not callable(amplitude_fn) or not _takes_one_argument(amplitude_fn)):
             _checks.fail("amplitude_fn", "a callable f(cycle_index) -> float", amplitude_fn, TypeError)
-        if amplitude_fn is not None and self.mode in ("triangular2", "exp_range"):
+        if amplitude_fn is not None and self.mode in schedules.MODES_WITH_OWN_AMPLITUDE:
             _checks.fail("amplitude_fn", f"None with mode={mode!r} (it sets the amplitude)", amplitude_fn)
         self.amplitude_fn = amplitude_fn
         self._amplitudes = None

@@ -346,6 +346,7 @@ def _run_lr_find(args):
     import numpy as np
 
     from keras_one_cycle_clr import range_test, suggest
+    from keras_one_cycle_clr._data import steps_per_epoch
 
     model, x, y = _load_lr_find_inputs(args)
     try:  # bad option values (named by the library) and data that does not fit the model
@@ -359,7 +360,7 @@ def _run_lr_find(args):
             steps=args.steps,
             batches_per_step=args.batches_per_step,
         )
-        total_steps = None if args.epochs is None else args.epochs * -(-len(x) // args.batch_size)
+        total_steps = None if args.epochs is None else args.epochs * steps_per_epoch(x, args.batch_size)
         choice = test.choose_one_cycle(total_steps=total_steps)  # a CannotChooseError is a ValueError
     except (ValueError, TypeError) as error:
         raise _UsageError(str(error)) from error

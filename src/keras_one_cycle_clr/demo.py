@@ -245,9 +245,10 @@ def _run_seed(seed, epochs, long_epochs, range_test, say, first):
         **range_test,
     )
     range_test_time = time.perf_counter() - range_started
-    choice = lrrt.choose_one_cycle(total_steps=total_steps)  # the peak for this cycle's length
-    lr_range = (choice.peak / 25, choice.peak)
-    one_cycle = OneCycle(lr_range=lr_range, momentum_range=MOMENTUM_RANGE)
+    # The peak for this cycle's length, chosen again by the callback when the fit decides the length.
+    one_cycle = OneCycle.from_range_test(lrrt, momentum_range=MOMENTUM_RANGE)
+    one_cycle.schedule_values(total_steps)  # makes the choice for this cycle now, to report it
+    choice, lr_range = one_cycle.one_cycle_choice, one_cycle.lr_range
     weight_decay = choice.weight_decay or None  # 0 means none: keep decay out of the step entirely
     reason = f" ({choice.reason}); constant baseline lr={CONSTANT_LR}" if first else ""
     say(

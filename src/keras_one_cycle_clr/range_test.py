@@ -13,7 +13,6 @@ written.
 from __future__ import annotations
 
 import dataclasses
-import enum
 import functools
 import inspect
 import math
@@ -22,8 +21,9 @@ import warnings
 import keras
 import numpy as np
 
-from keras_one_cycle_clr import _checks, _data, _fit_callbacks, hyperparams, schedules
+from keras_one_cycle_clr import _checks, _data, hyperparams, schedules
 from keras_one_cycle_clr import _keras_compat as compat
+from keras_one_cycle_clr._in_step_callback import InStepCallback, steps_per_execution
 from keras_one_cycle_clr._patches import Patches
 from keras_one_cycle_clr._sweep import RunningLoss, SweepProgress, SweepValidation, SweepWatch
 from keras_one_cycle_clr.one_cycle_choice import CannotChooseError, unread_learning_rates
@@ -57,10 +57,23 @@ class TrainingState:
         self.optimizer_variables = model.optimizer.variables
         self.optimizer_values = [np.array(v.numpy(), copy=True) for v in self.optimizer_variables]
 
-    def restore(self, model):
+    def restore(self, model, keep_step=False):
+        """Puts the weights and optimizer variables back.
+
+        Args:
+            model: The model the state was taken from.
+            keep_step: A Python bool. True leaves the optimizer's step counter where it stands (a
+                schedule's place in its cycle with it): only the weights and the optimizer's slots
+                go back. Defaults to False.
+        """
+        kept = set()
+        if keep_step:
+            optimizer = model.optimizer
+            kept = {id(optimizer.iterations), id(hyperparams.innermost_optimizer(optimizer).iterations)}
         model.set_weights(self.weights)
         for variable, value in zip(self.optimizer_variables, self.optimizer_values, strict=True):
-            variable.assign(value)
+            if id(variable) not in kept:
+                variable.assign(value)
 
 
 def _of_the_result(name):
@@ -77,7 +90,7 @@ def _of_the_result(name):
     return method
 
 
-class LrRangeTest(keras.callbacks.Callback):
+class LrRangeTest(InStepCallback):
     """The learning-rate range test (Smith, https://arxiv.org/abs/1506.01186), with a weight-decay grid.
 
     `steps` learning rates from `lr_range[0]` to `lr_range[1]` (geometric for `sweep="exp"`, evenly
@@ -137,8 +150,6 @@ class LrRangeTest(keras.callbacks.Callback):
         ValueError, TypeError: for an argument outside the ranges above, at construction.
     """
 
-    _sets_learning_rate_in_step = True  # another learning-rate callback in the same fit is refused
-
     def __init__(
         self,
         lr_range=(1e-5, 10),
@@ -185,15 +196,12 @@ class LrRangeTest(keras.callbacks.Callback):
         self._progress = SweepProgress(self)
         # Set at the start of each fit: see on_train_begin.
         self._state = None  # the model and optimizer as they were: TrainingState
-        self._injection = None  # the sweep's schedules in the optimizer's step
         self._running_loss = None  # each learning rate's mean loss: RunningLoss
         self._patches = Patches()  # the running loss mean's restarts (on JAX, around the train function)
         self._watch = SweepWatch(self.threshold_multiplier)  # whether the current sweep stops
         self._start_batch = None  # the optimizer's raw step (batches) when the test began
-        self._batches_per_epoch = None  # or None when unknown
-        self._batches_per_execution = 1  # the model's steps_per_execution
         self._position = _Position()
-        self._checked = _Checked.NOTHING  # the guard's checks done this fit
+        self._validation_checked = False  # the guard's check of the validation loss, once per fit
 
     @property
     def result(self):
@@ -235,10 +243,9 @@ class LrRangeTest(keras.callbacks.Callback):
     # -- Keras hooks -----------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
         # Before anything else: the first of ours in the list raises before any of ours acts.
-        _fit_callbacks.check_sole_learning_rate_callback(self, _fit_callbacks.other_callbacks(self))
+        self._begin_fit()
         model = self.model
-        self._batches_per_epoch = self.params.get("steps")
-        self._batches_per_execution = _check_fit(model, self.batches_per_step, self._batches_per_epoch)
+        _check_fit(model, self.batches_per_step, self._batches_per_epoch)
         self._running_loss = RunningLoss(model)
         optimizer = model.optimizer
         if not optimizer.built:  # TensorFlow builds it in the first step: too late for the snapshot
@@ -251,11 +258,8 @@ class LrRangeTest(keras.callbacks.Callback):
         self._start_batch = hyperparams.raw_step(optimizer)
         self._position = _Position()
         self._watch = SweepWatch(self.threshold_multiplier)
-        self._checked = _Checked.NOTHING
-        self._injection = hyperparams.ScheduleInjection(
-            optimizer, self._schedules(0), start_step=self._start_batch
-        )
-        self._injection.install(model, on_abandon=self.restore)
+        self._validation_checked = False
+        self._install_schedules(self._schedules(0), start_step=self._start_batch, on_abandon=self.restore)
         self._running_loss.install(self._patches)  # around the train function just installed
         self._progress.start(0)
 
@@ -264,19 +268,17 @@ class LrRangeTest(keras.callbacks.Callback):
         if self._running_loss is not None:
             self._running_loss.epoch_restarted()  # Keras resets its metrics at every epoch's start
 
+    def on_train_batch_begin(self, batch, logs=None):
+        self._guard_batch_begin(batch)
+
     def on_train_batch_end(self, batch, logs=None):
         position = self._position
         if position.sweep >= self.n_wd:
             return
+        self._guard_batch_end(batch)
         batch = compat.batch_end_step(batch, self._batches_per_execution)
         if self._batches_per_epoch is not None:
             batch = min(batch, self._batches_per_epoch - 1)  # a short last chunk reports past the epoch's end
-        if self._checked is _Checked.NOTHING:
-            self._checked = _Checked.FIRST_STEP
-            # On JAX, `self.model` syncs the state: one copy, once per fit.
-            _check_first_step(
-                self.model, self._injection, self._start_batch, batch, self._batches_per_execution
-            )
         position.batches += batch - position.last_batch
         position.last_batch = batch
         if position.batches < self.batches_per_step:
@@ -284,6 +286,9 @@ class LrRangeTest(keras.callbacks.Callback):
                 self._running_loss.add(logs)  # the epoch may end here; its metrics restart next one
             return
         self._record(self._running_loss.take(logs))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._guard_epoch_end()  # an epoch of one execution
 
     def on_train_end(self, logs=None):
         if self._position.sweep < self.n_wd:
@@ -298,9 +303,7 @@ class LrRangeTest(keras.callbacks.Callback):
     def restore(self):
         """Puts the model and optimizer back as they were before the test; safe to call twice."""
         self._patches.undo()  # first: the injection reverts the train function only if it finds its own
-        if self._injection is not None:
-            self._injection.remove()
-            self._injection = None
+        self._remove_schedules()
         if self._state is not None:
             self._state.restore(self.model)
 
@@ -321,8 +324,8 @@ class LrRangeTest(keras.callbacks.Callback):
         self.loss[index, sweep] = loss
         if self._validation is not None:
             self.val_loss[index, sweep] = self._validation.loss()
-            if index == 1 and self._checked is _Checked.FIRST_STEP:
-                self._checked = _Checked.VALIDATION
+            if index == 1 and not self._validation_checked:
+                self._validation_checked = True
                 self._validation.check_per_learning_rate(self.val_loss[index, sweep])
         if not math.isfinite(loss) and index < unread_learning_rates(self.steps):
             self.restore()  # `fit` skips on_train_end when a hook raises
@@ -360,33 +363,10 @@ class _Position:
     last_batch: int = -1  # the batch index (in the epoch) of the last batch end seen
 
 
-class _Checked(enum.Enum):
-    """The guard's checks a fit has done: none, the first step's, then the validation loss's."""
-
-    NOTHING = 0
-    FIRST_STEP = 1
-    VALIDATION = 2
-
-
-def _check_first_step(model, injection, start_batch, batch, batches_per_execution):
-    """The guard, once per range test: the learning rate the step applied, and the batch numbering
-    every loss is grouped by (the fit's first execution ends at `batch`, so the optimizer must have
-    counted `batch + 1` batches since `start_batch`)."""
-    injection.check_applied(model)
-    ran = hyperparams.raw_step(model.optimizer) - start_batch
-    if batch + 1 != ran:
-        what = (
-            f"after the fit's first execution ({ran} steps, steps_per_execution="
-            f"{batches_per_execution}), on_train_batch_end was given batch {batch}; "
-            f"the range test expected {ran - 1}"
-        )
-        raise compat.incompatible(what)
-
-
 def _check_fit(model, batches_per_step, batches_per_epoch):
-    """The model's `steps_per_execution`, once the fit is checked to measure every learning rate's
-    batches alone: a ValueError before any training otherwise."""
-    batches_per_execution = int(getattr(model, "steps_per_execution", 1) or 1)
+    """Checks that the fit measures every learning rate's batches alone: a ValueError before any
+    training otherwise."""
+    batches_per_execution = steps_per_execution(model)
     if batches_per_step % batches_per_execution:
         msg = (
             "Argument `batches_per_step` must be a multiple of the model's steps_per_execution "
@@ -414,7 +394,6 @@ def _check_fit(model, batches_per_step, batches_per_epoch):
             f"`gradient_accumulation_steps` (and a larger batch). Received: {accumulation}"
         )
         raise ValueError(msg)
-    return batches_per_execution
 
 
 def _non_finite_at_start(test, loss):

@@ -30,6 +30,7 @@ _DTYPE = "float32"
 # function draws the previews and plots, so what is plotted is what trains.
 
 ANNEAL_KINDS = ("linear", "cos", "exp")  # a phase's kind is stored as its index here
+ANNEALS = ("cos", "linear")  # the one cycle's `anneal` choices
 PHASE_SLOTS = 4  # enough for three-phase one cycle; a longer table is packed larger (a new trace)
 AMPLITUDE_SLOTS = 16  # per-cycle amplitudes; CLR with more cycles of its own amplitudes packs larger
 _HEADER = 4  # cycle_steps, hold_steps, cycle_decay, step_decay
@@ -331,11 +332,9 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.peak_value = _checks.check_number("peak_value", peak_value)
         self.final_value = _checks.check_number("final_value", final_value)
         self.total_steps = _checks.check_count("total_steps", total_steps)
-        self.pct_start = _checks.check_fraction("pct_start", pct_start)
-        self.anneal = _checks.check_choice("anneal", anneal, ("cos", "linear"))
+        self.anneal = _checks.check_choice("anneal", anneal, ANNEALS)
         self.three_phase = _checks.check_bool("three_phase", three_phase)
-        if three_phase and self.pct_start >= 0.5:
-            _checks.fail("pct_start", "in (0, 0.5) when three_phase=True", pct_start)
+        self.pct_start = _checks.check_rise_fraction("pct_start", pct_start, self.three_phase)
         self.name = _checks.check_name("name", name)
 
     def piecewise(self):
@@ -369,6 +368,7 @@ class OneCycleSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
 
 CYCLIC_MODES = ("cosine", "triangular", "triangular2", "exp_range")
+MODES_WITH_OWN_AMPLITUDE = ("triangular2", "exp_range")  # they shrink each cycle's height themselves
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -445,7 +445,7 @@ class CyclicSchedule(keras.optimizers.schedules.LearningRateSchedule):
         if amplitudes is not None:
             if isinstance(amplitudes, (str, bytes)) or not hasattr(amplitudes, "__len__"):
                 _checks.fail("amplitudes", "a list of floats >= 0, or None", amplitudes, TypeError)
-            if mode in ("triangular2", "exp_range"):
+            if mode in MODES_WITH_OWN_AMPLITUDE:
                 _checks.fail("amplitudes", f"None with mode={mode!r}, which sets its own", amplitudes)
             if len(amplitudes) == 0:
                 _checks.fail("amplitudes", "a non-empty list of floats >= 0", amplitudes)

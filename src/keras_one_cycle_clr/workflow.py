@@ -118,8 +118,7 @@ def fit_one_cycle(
         isinstance(c, keras.callbacks.Callback) for c in others
     ):
         _checks.fail("callbacks", "a list of keras.callbacks.Callback, or None", others, TypeError)
-    one_cycle = OneCycle(lr_range=(1.0 / div_factor, 1.0), momentum_range=momentum_range)
-    _fit_callbacks.check_sole_learning_rate_callback(one_cycle, list(others))
+    _fit_callbacks.check_sole_learning_rate_callback(OneCycle, list(others))
     if momentum_range is not None:
         with warnings.catch_warnings():  # an optimizer without a momentum is OneCycle's to warn about
             warnings.simplefilter("ignore")
