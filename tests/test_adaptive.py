@@ -105,6 +105,7 @@ def test_verbose_prints_the_turn(capsys):
         ({"patience_factor": 1.0}, "patience_factor"),
         ({"min_peak": -1.0}, "min_peak"),
         ({"peak_factor": 0.0}, "peak_factor"),
+        ({"learned_fraction": 0.0}, "learned_fraction"),
         ({"final_lr": -1.0}, "final_lr"),
     ],
 )

@@ -91,6 +91,7 @@ def test_peak_factor_scales_the_peak():
         ({"patience_factor": 1.0}, "patience_factor"),
         ({"min_peak": 0.0}, "min_peak"),
         ({"peak_factor": 1.5}, "peak_factor"),
+        ({"learned_fraction": 1.0}, "learned_fraction"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, named):
@@ -106,3 +107,34 @@ def test_a_noisy_bump_below_min_peak_does_not_turn_the_warm_up():
     watch = WarmupWatch(half_width=3, patience_factor=3.0, min_peak=1e-3)
     first_turn(watch, losses)
     assert 0.05 <= watch.turn.peak <= 0.2
+
+
+def plateau_then_bowl():
+    """Flat at 2.0 up to lr 0.01 (noise, and a 10% bump at lr 3e-3: the plateau before learning that
+    turned v2 on four tasks), then falling to a minimum at lr 0.3 and rising past it."""
+    rng = np.random.default_rng(5)
+    log_lr = np.log10(LRS)
+    falling = np.where(log_lr < -2.0, 2.0, 2.0 - (log_lr + 2.0))  # 0.5 at lr 0.3 (-0.5)
+    losses = falling + np.where(log_lr > -0.5, 3.0 * (log_lr + 0.5), 0.0)
+    losses[np.abs(log_lr + 2.5) < 0.1] += 0.2
+    return losses + rng.normal(0.0, 0.02, len(LRS))
+
+
+def test_learned_fraction_keeps_a_plateau_before_learning_from_turning_the_warm_up():
+    losses = plateau_then_bowl()
+    guarded = WarmupWatch(half_width=4, patience_factor=3.0, min_peak=1e-3, learned_fraction=0.8)
+    first_turn(guarded, losses)
+    assert 0.1 <= guarded.turn.peak <= 0.6  # the minimum at 0.3
+    unguarded = WarmupWatch(half_width=4, patience_factor=3.0, min_peak=1e-3)
+    first_turn(unguarded, losses)
+    assert unguarded.turn.peak < 0.01  # what the guard prevents: a turn on the plateau
+
+
+def test_learned_fraction_still_turns_on_a_divergence_before_learning():
+    # The loss never falls 20%: it only doubles at lr 0.1; the guard does not stop that turn.
+    losses = np.where(LRS < 0.1, 1.0, 3.0) + np.random.default_rng(6).normal(0.0, 0.01, len(LRS))
+    watch = WarmupWatch(half_width=3, patience_factor=3.0, min_peak=1e-3, learned_fraction=0.8)
+    turned = first_turn(watch, losses)
+    assert turned is not None
+    assert LRS[turned] < 0.2
+    assert watch.turn.peak < 0.1

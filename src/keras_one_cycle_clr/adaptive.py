@@ -96,6 +96,10 @@ class AdaptiveOneCycle(OneCycle):
             at any rate). Defaults to None.
         peak_factor: A Python float in (0, 1]: the peak is the minimum's learning rate times this.
             Defaults to 1.
+        learned_fraction: A Python float in (0, 1), or None: until the centred training loss has
+            fallen below this fraction of where it started, only a divergence (twice its minimum) or
+            a loss that is not finite turns the warm-up (`WarmupWatch`). None: no such guard.
+            Defaults to None.
         final_lr: A Python float >= 0: the learning rate at the end of the cycle. Defaults to 0.
         record_frq: As for `OneCycle`. Defaults to 10.
         verbose: Print the turn when it happens, and the learning rate every epoch. Defaults to False.
@@ -124,6 +128,7 @@ class AdaptiveOneCycle(OneCycle):
         patience_factor=3.0,
         min_peak=None,
         peak_factor=1.0,
+        learned_fraction=None,
         final_lr=0.0,
         record_frq=10,
         verbose=False,
@@ -148,6 +153,9 @@ class AdaptiveOneCycle(OneCycle):
         self.peak_factor = _checks.check_number(
             "peak_factor", peak_factor, low=0.0, high=1.0, low_inclusive=False
         )
+        if learned_fraction is not None:
+            learned_fraction = _checks.check_fraction("learned_fraction", learned_fraction)
+        self.learned_fraction = learned_fraction
         if resume_state is not None and not isinstance(resume_state, dict):
             _checks.fail(
                 "resume_state", "a dict from AdaptiveOneCycle.state(), or None", resume_state, TypeError
@@ -231,7 +239,9 @@ class AdaptiveOneCycle(OneCycle):
             MIN_HALF_WIDTH, round(warmup * math.log(SMOOTHING_FACTOR) / math.log(high / low) / 2)
         )
         self._snapshot_every = max(half_width, math.ceil(warmup / SNAPSHOTS_PER_WARMUP))
-        self._watch = WarmupWatch(half_width, self.patience_factor, self.min_peak, self.peak_factor)
+        self._watch = WarmupWatch(
+            half_width, self.patience_factor, self.min_peak, self.peak_factor, self.learned_fraction
+        )
 
     def on_epoch_begin(self, epoch, logs=None):
         if self._fit is None:  # after every on_train_begin: a BackupAndRestore has restored

@@ -15,7 +15,9 @@ on short budgets needed: issue 23):
    the minimum); no new minimum while the learning rate grew `patience_factor`-fold. While the
    minimum's learning rate is below `min_peak`, patience does not turn it and a rise must reach
    `DIVERGENCE_FACTOR` times the minimum: at rates too small to move the loss, a noisy flat curve has
-   minima anywhere.
+   minima anywhere. With `learned_fraction`, the same holds until the centred loss has fallen below
+   `learned_fraction` of its first centred window: a plateau before the loss starts falling does not
+   turn the warm-up.
 3. The peak is the learning rate at the centred loss's minimum, times `peak_factor`, and at least
    `min_peak`.
 """
@@ -77,9 +79,13 @@ class WarmupWatch:
             which patience may turn.
         peak_factor: A Python float in (0, 1]: the peak is the minimum's learning rate times this.
             Defaults to 1.
+        learned_fraction: A Python float in (0, 1), or None: until the centred loss's minimum is
+            below this fraction of the first centred window, only a loss that is not finite or a
+            divergence (`DIVERGENCE_FACTOR` times the minimum) turns the warm-up. None: no such
+            guard. Defaults to None.
     """
 
-    def __init__(self, half_width, patience_factor, min_peak, peak_factor=1.0):
+    def __init__(self, half_width, patience_factor, min_peak, peak_factor=1.0, learned_fraction=None):
         self.half_width = _checks.check_count("half_width", half_width)
         self.patience_factor = _checks.check_number(
             "patience_factor", patience_factor, low=1.0, low_inclusive=False
@@ -88,10 +94,14 @@ class WarmupWatch:
         self.peak_factor = _checks.check_number(
             "peak_factor", peak_factor, low=0.0, high=1.0, low_inclusive=False
         )
+        if learned_fraction is not None:
+            learned_fraction = _checks.check_fraction("learned_fraction", learned_fraction)
+        self.learned_fraction = learned_fraction
         self.learning_rates = []
         self.losses = []
         self.turn = None  # a Turn, once turned
         self._best = (math.inf, None)  # (centred loss, its centre's index)
+        self._first_centred = None  # the first complete window's mean
 
     def add(self, learning_rate, loss):
         """Takes the next observation; True when the warm-up should turn here (then see `turn`)."""
@@ -107,13 +117,16 @@ class WarmupWatch:
             return False
         centre = index - self.half_width
         centred = float(np.mean(self.losses[-window:]))
+        if self._first_centred is None:
+            self._first_centred = centred
         best, best_index = self._best
         if centred < best:
             self._best = (centred, centre)
             return False
         best_lr = self.learning_rates[best_index]
+        learning = best_lr >= self.min_peak and self._has_learned(best)
         margin = max(RISE_SIGMAS * self.centred_noise(), RISE_FRACTION * abs(best))
-        if best_lr < self.min_peak:  # at rates this small only a divergence turns: noise moves minima
+        if not learning:  # at rates this small, or before the loss fell, only a divergence turns
             margin = max(margin, (DIVERGENCE_FACTOR - 1.0) * abs(best))
         if centred > best + margin:
             rise = (centred - best) / abs(best) if best else math.inf
@@ -122,11 +135,19 @@ class WarmupWatch:
                 f"the centred loss rose {rise:.0%} above its minimum, beyond noise (margin {margin:.3g})",
             )
         grown = self.learning_rates[centre] / best_lr
-        if best_lr >= self.min_peak and grown >= self.patience_factor:
+        if learning and grown >= self.patience_factor:
             return self._turn(
                 index, f"no new minimum of the centred loss while the learning rate grew {grown:.2g}x"
             )
         return False
+
+    def _has_learned(self, best):
+        """Whether the centred loss's minimum `best` is below `learned_fraction` of the first
+        window's (always, without the guard, or for a first window that is not positive)."""
+        first = self._first_centred
+        if self.learned_fraction is None or first is None or first <= 0:
+            return True
+        return best < self.learned_fraction * first
 
     @property
     def best_index(self):
