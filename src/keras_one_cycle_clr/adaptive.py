@@ -20,8 +20,9 @@ import warnings
 
 import keras
 
-from keras_one_cycle_clr import _checks, _fit_callbacks, hyperparams, schedules
+from keras_one_cycle_clr import _checks, _fit_callbacks, hyperparams
 from keras_one_cycle_clr import _keras_compat as compat
+from keras_one_cycle_clr._warmup_plan import WarmupPlan
 from keras_one_cycle_clr.callbacks import OneCycle
 from keras_one_cycle_clr.range_test import TrainingState
 from keras_one_cycle_clr.warmup_watch import WarmupWatch
@@ -116,6 +117,10 @@ class AdaptiveOneCycle(OneCycle):
             start of `fit` for what `OneCycle` refuses, and for gradient accumulation.
     """
 
+    # Its sixteen methods: four Keras hooks over OneCycle's, the schedules' three slots, resuming
+    # (`state`, `_resume`) and the turn's five steps; the schedules' math is `WarmupPlan`'s, the
+    # decision `WarmupWatch`'s, the rollback `_Snapshots`'.
+
     # Batch ends read the losses, and the turn rolls the model back: on the fit's own thread.
     async_safe = False
 
@@ -164,58 +169,21 @@ class AdaptiveOneCycle(OneCycle):
         self.adaptive_choice = None
         self._turned = None  # the schedules as they ran, once turned: {"lr": Piecewise, ...}
         self._watch = None
-        # (step, TrainingState): the latest at or before the centred loss's minimum, and those after.
-        self._snapshots = collections.deque()
+        self._snapshots = _Snapshots(every=1)  # the rollback's, made again for each fit
         self._last_end = None  # (batch, running mean) of the last batch end this epoch
 
     # -- schedules -------------------------------------------------------------------------------
-    def _warmup_steps(self, total_steps):
-        return max(2, round(self.warmup_fraction * total_steps))
-
-    def _planned_lr(self, step, total_steps):
-        """The warm-up's learning rate at `step`: geometric from the start to the ceiling."""
-        low, high = self.lr_range
-        end = self._warmup_steps(total_steps) - 1
-        return low * (high / low) ** (min(step, end) / end)
-
-    def _planned_momentum(self, step, total_steps):
-        start, low = self.momentum_range
-        end = self._warmup_steps(total_steps) - 1
-        return start + (low - start) * min(step, end) / end
+    def _plan(self, total_steps):
+        settings = (self.lr_range, self.momentum_range, self.warmup_fraction, self.final_lr)
+        return WarmupPlan(*settings, total_steps)
 
     def _build_schedules(self, total_steps):
         if self._turned is not None and self._turned["total_steps"] == total_steps:
             return {"lr": self._turned["lr"], "momentum": self._turned["momentum"]}
-        end, last = float(self._warmup_steps(total_steps) - 1), float(total_steps - 1)
-        low, high = self.lr_range
-        lr = schedules.Piecewise((0.0, end, last), (low, high, self.final_lr), ("exp", "cos"))
-        momentum = None
-        if self.momentum_range is not None:
-            start, trough = self.momentum_range
-            momentum = schedules.Piecewise((0.0, end, last), (start, trough, start), ("linear", "cos"))
-        return {"lr": lr, "momentum": momentum}
-
-    def _turned_schedules(self, turn_step, peak, total_steps):
-        """The schedules as they run after turning at `turn_step`: the warm-up up to it, the peak at
-        the next step, cosine annealing to the end."""
-        knots = (0.0, float(turn_step), float(turn_step + 1), float(max(total_steps - 1, turn_step + 1)))
-        low = self.lr_range[0]
-        lr = schedules.Piecewise(
-            knots,
-            (low, self._planned_lr(turn_step, total_steps), peak, self.final_lr),
-            ("exp", "linear", "cos"),
-        )
-        momentum = None
-        if self.momentum_range is not None:
-            start, trough = self.momentum_range
-            at_turn = self._planned_momentum(turn_step, total_steps)
-            momentum = schedules.Piecewise(
-                knots, (start, at_turn, trough, start), ("linear", "linear", "cos")
-            )
-        return {"lr": lr, "momentum": momentum, "total_steps": total_steps}
+        return self._plan(total_steps).planned()
 
     def _rise_end_batch(self):
-        return self._warmup_steps(self._cycle.updates)
+        return self._plan(self._cycle.updates).warmup_steps
 
     def _label(self):
         return "AdaptiveOneCycle"
@@ -232,30 +200,53 @@ class AdaptiveOneCycle(OneCycle):
             raise ValueError(msg)
         self.adaptive_choice = None
         self._turned = None
-        self._snapshots.clear()
-        warmup = self._warmup_steps(self._cycle.updates)
+        warmup = self._plan(self._cycle.updates).warmup_steps
         low, high = self.lr_range
         half_width = max(
             MIN_HALF_WIDTH, round(warmup * math.log(SMOOTHING_FACTOR) / math.log(high / low) / 2)
         )
-        self._snapshot_every = max(half_width, math.ceil(warmup / SNAPSHOTS_PER_WARMUP))
+        self._snapshots = _Snapshots(every=max(half_width, math.ceil(warmup / SNAPSHOTS_PER_WARMUP)))
         self._watch = WarmupWatch(
             half_width, self.patience_factor, self.min_peak, self.peak_factor, self.learned_fraction
         )
 
     def on_epoch_begin(self, epoch, logs=None):
         if self._fit is None:  # after every on_train_begin: a BackupAndRestore has restored
-            self._resume(self.resume_state or self._read_backup_state())
+            self._resume(self.resume_state or _read_state(_backup_dir(self)))
         super().on_epoch_begin(epoch, logs)
         self._last_end = (-1, 0.0)  # Keras restarts its running loss mean every epoch
 
     def on_epoch_end(self, epoch, logs=None):
         super().on_epoch_end(epoch, logs)
-        backup_dir = self._backup_dir()
-        if backup_dir is not None:  # BackupAndRestore saves its checkpoint at epoch ends too
-            os.makedirs(backup_dir, exist_ok=True)
-            with open(os.path.join(backup_dir, STATE_FILE), "w") as file:
-                json.dump(self.state(), file)
+        _write_state(_backup_dir(self), self.state())  # BackupAndRestore saves at epoch ends too
+
+    def on_train_batch_end(self, batch, logs=None):
+        super().on_train_batch_end(batch, logs)
+        if self._turned is not None or logs is None or "loss" not in logs:
+            return
+        batch = min(compat.batch_end_step(batch, self._batches_per_execution), self._batches_per_epoch - 1)
+        step = self._epoch_start_batch + batch  # the cycle's step (update) just run
+        plan = self._plan(self._cycle.updates)
+        if step >= plan.warmup_steps - 1:
+            self._turn_at_ceiling(step)
+            return
+        before, mean_before = self._last_end
+        mean = float(logs["loss"])
+        self._last_end = (batch, mean)
+        if batch == before:
+            return
+        loss = ((batch + 1) * mean - (before + 1) * mean_before) / (batch - before)
+        middle = step - (batch - before - 1) / 2  # the observation's learning rate: its middle step
+        if self._watch.add(plan.learning_rate_at(middle), loss):
+            self._turn(step)
+            return
+        if len(self._watch.losses) % self._snapshots.every == 0:
+            self._snapshots.take(step, self.model)  # `self.model` syncs JAX's state
+        self._snapshots.keep_from(self._step_of(self._watch.best_index, step))
+
+    def _step_of(self, index, step):
+        """The cycle step of observation `index`, the latest (`step`) being the last one."""
+        return None if index is None else step - (len(self._watch.losses) - 1 - index)
 
     # -- resuming --------------------------------------------------------------------------------
     def state(self):
@@ -267,20 +258,6 @@ class AdaptiveOneCycle(OneCycle):
             "choice": None if self.adaptive_choice is None else dataclasses.asdict(self.adaptive_choice),
             "observations": None if watch is None else [watch.learning_rates, watch.losses],
         }
-
-    def _backup_dir(self):
-        for other in _fit_callbacks.other_callbacks(self):
-            if isinstance(other, keras.callbacks.BackupAndRestore):
-                return other.backup_dir
-        return None
-
-    def _read_backup_state(self):
-        backup_dir = self._backup_dir()
-        path = None if backup_dir is None else os.path.join(backup_dir, STATE_FILE)
-        if path is None or not os.path.exists(path):
-            return None
-        with open(path) as file:
-            return json.load(file)
 
     def _resume(self, state):
         """Continues a saved cycle when the model stands where the state was saved."""
@@ -300,70 +277,33 @@ class AdaptiveOneCycle(OneCycle):
         if state.get("choice") is not None:
             choice = AdaptiveChoice(**state["choice"])
             self.adaptive_choice = choice
-            if choice.reason == CEILING:
-                self._turned = {
-                    **self._build_schedules(self._cycle.updates),
-                    "total_steps": self._cycle.updates,
-                }
-            else:
-                self._turned = self._turned_schedules(choice.turn_step, choice.peak, self._cycle.updates)
-
-    def on_train_batch_end(self, batch, logs=None):
-        super().on_train_batch_end(batch, logs)
-        if self._turned is not None or logs is None or "loss" not in logs:
-            return
-        batch = min(compat.batch_end_step(batch, self._batches_per_execution), self._batches_per_epoch - 1)
-        step = self._epoch_start_batch + batch  # the cycle's step (update) just run
-        if step >= self._warmup_steps(self._cycle.updates) - 1:
-            self._turn_at_ceiling(step)
-            return
-        before, mean_before = self._last_end
-        mean = float(logs["loss"])
-        self._last_end = (batch, mean)
-        if batch == before:
-            return
-        loss = ((batch + 1) * mean - (before + 1) * mean_before) / (batch - before)
-        middle = step - (batch - before - 1) / 2  # the observation's learning rate: its middle step
-        lr = self._planned_lr(middle, self._cycle.updates)
-        if self._watch.add(lr, loss):
-            self._turn(step)
-            return
-        if len(self._watch.losses) % self._snapshot_every == 0:
-            self._snapshots.append((step, TrainingState(self.model)))  # `self.model` syncs JAX's state
-        best = self._step_of(self._watch.best_index, step)
-        while best is not None and len(self._snapshots) > 1 and self._snapshots[1][0] <= best:
-            self._snapshots.popleft()  # a later one is still at or before the minimum
-
-    def _step_of(self, index, step):
-        """The cycle step of observation `index`, the latest (`step`) being the last one."""
-        return None if index is None else step - (len(self._watch.losses) - 1 - index)
+            self._set_turned(None if choice.reason == CEILING else choice)
 
     # -- the turn --------------------------------------------------------------------------------
+    def _set_turned(self, choice):
+        """The schedules as they run from the turn on: the plan's own for a warm-up that reached its
+        ceiling (`choice` None), else turned at `choice.turn_step` to `choice.peak`."""
+        plan = self._plan(self._cycle.updates)
+        running = plan.planned() if choice is None else plan.turned(choice.turn_step, choice.peak)
+        self._turned = {**running, "total_steps": plan.total_steps}
+
     def _turn(self, step):
         turn = self._watch.turn
         best_step = self._step_of(turn.best_index, step)
-        usable = [(s, state) for s, state in self._snapshots if s <= best_step]
-        restored = usable[-1] if usable else None  # none yet: the minimum came before any snapshot
         model = self.model  # on JAX, syncs the trainer's state: the restore and the new schedules land
-        restored_step = None
-        if restored is not None:
-            restored_step, state = restored
-            state.restore(model, keep_step=True)
+        restored_step = self._snapshots.restore_at_or_before(best_step, model)
         peak = min(max(turn.peak, self.lr_range[0]), self.lr_range[1])
-        self._install_turn(step, peak, best_step, restored_step, turn.reason)
-
-    def _turn_at_ceiling(self, step):
-        # The planned schedules already anneal from the ceiling: nothing to change in the step.
-        self._turned = {**self._build_schedules(self._cycle.updates), "total_steps": self._cycle.updates}
-        self._record_choice(self.lr_range[1], step, step, None, CEILING)
-
-    def _install_turn(self, step, peak, best_step, restored_step, reason):
-        self._turned = self._turned_schedules(step, peak, self._cycle.updates)
+        self._record_choice(peak, step, best_step, restored_step, turn.reason)
+        self._set_turned(self.adaptive_choice)
         scheduled = {"learning_rate": self._turned["lr"]}
         if self._momentum_attribute is not None:
             scheduled[self._momentum_attribute] = self._turned["momentum"]
         self._injection.set_schedules(scheduled)
-        self._record_choice(peak, step, best_step, restored_step, reason)
+
+    def _turn_at_ceiling(self, step):
+        # The planned schedules already anneal from the ceiling: nothing to change in the step.
+        self._record_choice(self.lr_range[1], step, step, None, CEILING)
+        self._set_turned(None)
 
     def _record_choice(self, peak, step, best_step, restored_step, reason):
         lost = 0 if restored_step is None else step + 1 - restored_step
@@ -376,3 +316,57 @@ class AdaptiveOneCycle(OneCycle):
             _fit_callbacks.print_message(
                 self, f"AdaptiveOneCycle turned after step {step}: peak {peak:.3g} ({reason}{undone})"
             )
+
+
+class _Snapshots:
+    """In-memory copies of the model (`TrainingState`) taken every `every` observations of a
+    warm-up: the latest at or before the centred loss's minimum, and those after it."""
+
+    def __init__(self, every):
+        self.every = every
+        self._held = collections.deque()  # (step, TrainingState), oldest first
+
+    def clear(self):
+        self._held.clear()
+
+    def take(self, step, model):
+        self._held.append((step, TrainingState(model)))
+
+    def keep_from(self, best_step):
+        """Drops the snapshots that a later one at or before `best_step` (None: none yet) replaces."""
+        while best_step is not None and len(self._held) > 1 and self._held[1][0] <= best_step:
+            self._held.popleft()
+
+    def restore_at_or_before(self, step, model):
+        """Restores the latest snapshot at or before `step`, the optimizer's step counter kept (the
+        cycle keeps its place); returns its step, or None when there is none (nothing restored)."""
+        usable = [(taken, state) for taken, state in self._held if taken <= step]
+        if not usable:  # the minimum came before any snapshot
+            return None
+        taken, state = usable[-1]
+        state.restore(model, keep_step=True)
+        return taken
+
+
+def _backup_dir(callback):
+    """The `backup_dir` of a `BackupAndRestore` in the same fit, or None."""
+    for other in _fit_callbacks.other_callbacks(callback):
+        if isinstance(other, keras.callbacks.BackupAndRestore):
+            return other.backup_dir
+    return None
+
+
+def _read_state(backup_dir):
+    path = None if backup_dir is None else os.path.join(backup_dir, STATE_FILE)
+    if path is None or not os.path.exists(path):
+        return None
+    with open(path) as file:
+        return json.load(file)
+
+
+def _write_state(backup_dir, state):
+    if backup_dir is None:
+        return
+    os.makedirs(backup_dir, exist_ok=True)
+    with open(os.path.join(backup_dir, STATE_FILE), "w") as file:
+        json.dump(state, file)

@@ -20,6 +20,7 @@ import numpy as np
 from keras_one_cycle_clr import _checks, _data, _fit_callbacks, hyperparams, schedules
 from keras_one_cycle_clr import _keras_compat as compat
 from keras_one_cycle_clr._in_step_callback import InStepCallback
+from keras_one_cycle_clr._policy_records import PolicyRecords
 from keras_one_cycle_clr.range_test import LrRangeTest
 from keras_one_cycle_clr.range_test_result import RangeTestResult
 
@@ -56,7 +57,13 @@ class _FitSpan:
 
 
 class _PolicyCallback(InStepCallback):
-    """What OneCycle and CLR share: step resolution, installation, recording."""
+    """What OneCycle and CLR share: step resolution, installation, recording.
+
+    Its nineteen methods are Keras's six hooks, the 2019 library's public members (`schedule_values`,
+    `test_run`, `cycle_updates`, `log`, `log_ep`), the three a subclass fills in (`_build_schedules`,
+    `_rise_end_batch`, `_label`) and five helpers of the hooks; the lifecycle it shares with the range
+    test is `InStepCallback`'s, its records are `PolicyRecords`, the cycle's place a `_Cycle`.
+    """
 
     # The batch-end hook only records what it is given; every state change happens in begin hooks,
     # so Keras may dispatch batch ends on its background thread.
@@ -68,8 +75,7 @@ class _PolicyCallback(InStepCallback):
         self.reset_on_train_begin = _checks.check_bool("reset_on_train_begin", reset_on_train_begin)
         self.record_frq = _checks.check_count("record_frq", record_frq)
         self.verbose = bool(verbose)
-        self.log_ep = {}
-        self._records = {}  # iteration -> the record kept in `log`
+        self._records = PolicyRecords(self.record_frq)
         self._cycle = None  # _Cycle: decided by on_train_begin, placed by the first install
         self._fit = None  # _FitSpan: this fit's, set when its first epoch begins
         self._momentum_attribute = None  # "momentum", "beta_1" or None
@@ -83,10 +89,6 @@ class _PolicyCallback(InStepCallback):
         """{"lr": schedule, "momentum": schedule or None} for a cycle of `total_steps` steps."""
         raise NotImplementedError
 
-    def _cycle_length(self, fit_steps):
-        """The cycle length, in steps, for a fit of `fit_steps` steps."""
-        return fit_steps
-
     def schedule_values(self, n_iter):
         """The learning rate and momentum that training applies at steps `0 .. n_iter - 1`.
 
@@ -97,7 +99,7 @@ class _PolicyCallback(InStepCallback):
             `{"lr": np.ndarray, "momentum": np.ndarray or None}`, each of shape `(n_iter,)`.
         """
         n_iter = _checks.check_count("n_iter", n_iter)
-        built = self._build_schedules(self._cycle_length(n_iter))
+        built = self._build_schedules(n_iter)
         return {
             "lr": schedules.evaluate(built["lr"], n_iter),
             "momentum": None if built["momentum"] is None else schedules.evaluate(built["momentum"], n_iter),
@@ -140,11 +142,12 @@ class _PolicyCallback(InStepCallback):
 
         Metric values are those Keras reports at the end of that batch (running means over the epoch).
         """
-        table = {}
-        for iteration in sorted(self._records):
-            for key, value in self._records[iteration].items():
-                table.setdefault(key, []).append(value)
-        return table
+        return self._records.table()
+
+    @property
+    def log_ep(self):
+        """Per-epoch records: `{"epoch": [...], "lr": [...], "momentum": [...], "loss": [...], ...}`."""
+        return self._records.by_epoch
 
     def _values_at(self, cycle_batch):
         """`{"lr": ..., "momentum": ...}` at `cycle_batch` batches into the cycle: the values the
@@ -189,9 +192,8 @@ class _PolicyCallback(InStepCallback):
                     f"{batches_per_update}."
                 )
                 raise ValueError(msg)
-            self._cycle = _Cycle(self._cycle_length(updates), batches_per_update)
-            self._records = {}
-            self.log_ep = {}
+            self._cycle = _Cycle(updates, batches_per_update)
+            self._records.clear()
         else:
             self._cycle = dataclasses.replace(self._cycle, batches_per_update=batches_per_update)
             if self._cycle.start_batch is not None:
@@ -238,37 +240,12 @@ class _PolicyCallback(InStepCallback):
         self._install_schedules(scheduled, start_step=self._cycle.start_batch)
         early_stopping, self._early_stopping = self._early_stopping, []
         for callback in early_stopping:
-            self._warn_if_stopped_early(callback, epoch)
+            _warn_if_stopped_early(self, callback, epoch)
 
     def _rise_end_batch(self):
         """The batch into the cycle at which the learning rate stops rising for the first time, if
         stopping before it defeats the policy; else None."""
         return None
-
-    def _warn_if_stopped_early(self, early_stopping, first_epoch):
-        rise_end = self._rise_end_batch()
-        if rise_end is None:
-            return
-        epochs = self.params["epochs"]
-
-        def batches_done_after(epoch):  # into the cycle, at the end of `epoch`
-            return self._fit.epoch_start(epoch + 1)
-
-        earliest = compat.earliest_early_stop(early_stopping, first_epoch)
-        if earliest >= epochs - 1 or batches_done_after(earliest) >= rise_end:
-            return
-        rise_end_epoch = next(
-            (e for e in range(first_epoch, epochs) if batches_done_after(e) >= rise_end), epochs - 1
-        )
-        warnings.warn(
-            f"EarlyStopping(patience={early_stopping.patience}, "
-            f"start_from_epoch={early_stopping.start_from_epoch}) can stop this fit after epoch "
-            f"{earliest + 1}, while {type(self).__name__} is still raising the learning rate (until "
-            f"epoch {rise_end_epoch + 1} of {epochs}): training would then end at a high learning "
-            "rate, without the annealing that one cycle trains for. Pass "
-            f"EarlyStopping(start_from_epoch={rise_end_epoch}) or more (Keras counts it from 0).",
-            stacklevel=2,
-        )
 
     def _require_epoch(self, hook):
         if self._stop_batch is None:
@@ -291,12 +268,7 @@ class _PolicyCallback(InStepCallback):
         # With steps_per_execution, Keras reports the end of a short last chunk past the epoch's end.
         batch = compat.batch_end_step(batch, self._batches_per_execution)
         end = self._epoch_start_batch + min(batch, self._batches_per_epoch - 1)
-        if end // self.record_frq == (end - self._batches_per_execution) // self.record_frq:
-            return
-        iteration = end // self.record_frq * self.record_frq
-        record = {"iter": iteration, **self._values_at(iteration)}
-        record.update(logs or {})
-        self._records[iteration] = record
+        self._records.add_batch_end(end, self._batches_per_execution, self._values_at, logs)
 
     def on_epoch_end(self, epoch, logs=None):
         self._require_epoch("on_epoch_end")
@@ -307,10 +279,7 @@ class _PolicyCallback(InStepCallback):
             logs["learning_rate"] = values["lr"]
             if "momentum" in values:
                 logs["momentum"] = values["momentum"]
-        self.log_ep.setdefault("epoch", []).append(epoch)
-        for key, value in {**values, **(logs or {})}.items():
-            if key != "learning_rate":
-                self.log_ep.setdefault(key, []).append(value)
+        self._records.add_epoch_end(epoch, values, logs)
         if self.verbose:
             shown = f"learning rate {values['lr']:.4g}"
             if "momentum" in values:
@@ -323,6 +292,33 @@ class _PolicyCallback(InStepCallback):
         self._remove_schedules()  # the model gets its own train function back
         self._stop_batch = None
         self._early_stopping = []
+
+
+def _warn_if_stopped_early(policy, early_stopping, first_epoch):
+    """Warns when `early_stopping` can stop the fit while `policy` still raises the learning rate."""
+    rise_end = policy._rise_end_batch()
+    if rise_end is None:
+        return
+    epochs = policy.params["epochs"]
+
+    def batches_done_after(epoch):  # into the cycle, at the end of `epoch`
+        return policy._fit.epoch_start(epoch + 1)
+
+    earliest = compat.earliest_early_stop(early_stopping, first_epoch)
+    if earliest >= epochs - 1 or batches_done_after(earliest) >= rise_end:
+        return
+    rise_end_epoch = next(
+        (e for e in range(first_epoch, epochs) if batches_done_after(e) >= rise_end), epochs - 1
+    )
+    warnings.warn(
+        f"EarlyStopping(patience={early_stopping.patience}, "
+        f"start_from_epoch={early_stopping.start_from_epoch}) can stop this fit after epoch "
+        f"{earliest + 1}, while {type(policy).__name__} is still raising the learning rate (until "
+        f"epoch {rise_end_epoch + 1} of {epochs}): training would then end at a high learning "
+        "rate, without the annealing that one cycle trains for. Pass "
+        f"EarlyStopping(start_from_epoch={rise_end_epoch}) or more (Keras counts it from 0).",
+        stacklevel=2,
+    )
 
 
 class OneCycle(_PolicyCallback):

@@ -150,6 +150,11 @@ class LrRangeTest(InStepCallback):
         ValueError, TypeError: for an argument outside the ranges above, at construction.
     """
 
+    # Its fourteen methods: Keras's six hooks, the 2019 library's public members (`result`,
+    # `batches_needed`, `find_n_epoch`, `restore`), `__init__` and three steps of a sweep; what a
+    # result says is `RangeTestResult`'s (read through `_of_the_result`), what runs during a sweep is
+    # `_sweep`'s, and the lifecycle is `InStepCallback`'s.
+
     def __init__(
         self,
         lr_range=(1e-5, 10),

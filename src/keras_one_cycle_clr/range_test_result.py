@@ -46,6 +46,10 @@ class RangeTestResult:
             the result's repr names it. Defaults to None.
     """
 
+    # Its twelve methods are the questions the 2019 library's callback answered (`best_wd`,
+    # `suggest`, `plot`, ...) plus the one-cycle choice; each reads the arrays and calls the pure
+    # functions of `one_cycle_choice`, `suggest` or `plot`, which hold the rules.
+
     def __init__(self, lr, loss, val_loss=None, wd_list=(), *, one_cycle_choice=None):
         self.lr = np.asarray(lr)
         self.loss = None if loss is None else np.asarray(loss, dtype=np.float64)
