@@ -568,6 +568,27 @@ def peak_budget_valcap(curves):
     return float(curves.library_test().choose_one_cycle(total_steps=curves.record["steps"]).peak)
 
 
+# -- a cheaper range test (issue 23, 2026-12-07, second session): one sweep, weight decay 0 ----------
+# A range test that follows a short budget can drop the weight-decay grid: 4x fewer batches. This rule
+# is the library's choice read from the wd=0 sweep alone (what `lr_find(wd_list=[0])` would give, the
+# same batches), trained with weight decay 0: the quality that dropping the grid costs.
+def one_sweep_test(curves):
+    """An `LrRangeTest` holding only the weight-decay-0 sweep of these curves."""
+    column = curves.wd_list.index(0.0)
+    test = kclr.LrRangeTest(
+        lr_range=(float(curves.lr[0]), float(curves.lr[-1])), wd_list=[0.0], steps=curves.steps
+    )
+    test.lr = curves.lr.astype(np.float32)
+    test.loss = curves.loss[:, [column]]
+    test.val_loss = None if curves.val_loss is None else curves.val_loss[:, [column]]
+    return test
+
+
+def peak_one_sweep(curves):
+    """The library's `choose_one_cycle(total_steps=T)` on the wd=0 sweep alone."""
+    return float(one_sweep_test(curves).choose_one_cycle(total_steps=curves.record["steps"]).peak)
+
+
 def all_rules():
     """{name: (peak rule, wd rule)} of every candidate, `current` and `library` included."""
     peak_rules, wd_rules = candidates()
@@ -580,6 +601,7 @@ def all_rules():
         "median-tied": (peak_median_budget(True), wd_library),
         "median-all": (peak_median_budget(False), wd_library),
         "budget-valcap": (peak_budget_valcap, wd_library),
+        "one-sweep-wd0": (peak_one_sweep, wd_fixed(0.0)),
     }
     rules.update({f"{p.__name__} + {w.__name__}": (p, w) for p in peak_rules for w in wd_rules})
     return rules
