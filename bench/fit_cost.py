@@ -10,6 +10,7 @@ included, side by side in rotating order:
 | `plain-A/A` | the same again: its ratio to `plain` is the noise of the run |
 | `OneCycle` | `model.fit` with `OneCycle` at a given peak: the cycle alone |
 | `fit_one_cycle` | `kclr.fit_one_cycle(model, x, y, epochs=...)`: range test, choice, cycle |
+| `fit_one_cycle-wd0` | the same with `weight_decay=0`: a range test of one sweep instead of four |
 | `AdaptiveOneCycle` | `model.fit` with `AdaptiveOneCycle` (defaults): the warm-up finds the peak |
 
 It prints, per task, the median over rounds of each variant's wall time and of its ratio to
@@ -37,7 +38,7 @@ import tasks
 import keras_one_cycle_clr as kclr
 
 DEFAULT_TASKS = ("digits_cnn", "adding_gru")  # the digits CNN, and the median of the 30 by cycle length
-VARIANTS = ("plain", "plain-A/A", "OneCycle", "fit_one_cycle", "AdaptiveOneCycle")
+VARIANTS = ("plain", "plain-A/A", "OneCycle", "fit_one_cycle", "fit_one_cycle-wd0", "AdaptiveOneCycle")
 
 
 def build(task, data, seed):
@@ -65,6 +66,8 @@ def run(variant, task, data, epochs, seed):
             model.fit(data["x_fit"], data["y_fit"], callbacks=[callback], **fit)
         elif variant == "fit_one_cycle":
             kclr.fit_one_cycle(model, data["x_fit"], data["y_fit"], **fit)
+        elif variant == "fit_one_cycle-wd0":
+            kclr.fit_one_cycle(model, data["x_fit"], data["y_fit"], weight_decay=0.0, **fit)
         else:
             callback = kclr.AdaptiveOneCycle(momentum_range=tasks.MOMENTUM_RANGE)
             model.fit(data["x_fit"], data["y_fit"], callbacks=[callback], **fit)
