@@ -120,7 +120,8 @@ def test_a_loss_that_only_rises_from_the_start_cannot_choose():
 
     lr = np.geomspace(1e-5, 10, 100)
     rising = (1.0 + np.log10(lr / 1e-5))[:, None]
-    with pytest.raises(CannotChooseError, match=r"lowest at the start.*Start `lr_range` lower"):
+    expected = r"lowest at the start.*start `lr_range` lower.*learning rates read of 100"
+    with pytest.raises(CannotChooseError, match=expected):
         RangeTestResult(lr, rising).choose_one_cycle(total_steps=3000)
 
 

@@ -308,9 +308,11 @@ def _lowest_loss_learning_rate(lr, losses, sweep):
     if lowest == 0:
         msg = (
             f"The range test cannot choose a one-cycle peak: the smoothed loss of {sweep} was "
-            f"lowest at the start of the learning rates it reads ({lrs[0]:.3g}) and only rose "
-            f"after: the range starts too high to show a minimum. Start `lr_range` lower "
-            f"(received lr_range=({lr[0]:.3g}, {lr[-1]:.3g}))."
+            f"lowest at the start of the learning rates it reads ({lrs[0]:.3g}) and never lower "
+            f"after: either the range starts too high to show a minimum (start `lr_range` lower; "
+            f"received lr_range=({lr[0]:.3g}, {lr[-1]:.3g})), or the loss did not fall anywhere in "
+            f"it, which a short, noisy sweep can show by chance ({len(lrs)} learning rates read of "
+            f"{len(lr)}; more `steps` or `batches_per_step` average the noise down)."
         )
         raise CannotChooseError(msg)
     return float(lrs[lowest])
