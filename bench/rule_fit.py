@@ -589,6 +589,34 @@ def peak_one_sweep(curves):
     return float(one_sweep_test(curves).choose_one_cycle(total_steps=curves.record["steps"]).peak)
 
 
+# -- tighter validation caps (issue 23, 2026-12-07, second session), explored in sample only -----------
+# The range-test rule's two worst misses on fresh5/fresh6 are label-noise tasks (noisy_class3_adamw,
+# noisy_binary_sgd: +12.7 and +15.3 units, the best constant within 0.5): its peak overfits the noise,
+# and the validation loss rises less than VALIDATION_RISE (20%) before that peak. These rules cap the
+# peak where the smoothed validation loss rose `rise` over its minimum, or at its minimum's learning
+# rate times `factor`; read with every task seen, so any of them needs fresh tasks before adoption.
+def peak_valcap(rise=None, factor=None):
+    from keras_one_cycle_clr import one_cycle_choice
+
+    def rule(curves):
+        saved = one_cycle_choice.VALIDATION_RISE
+        if rise is not None:
+            one_cycle_choice.VALIDATION_RISE = rise
+        try:
+            choice = curves.library_test().choose_one_cycle(total_steps=curves.record["steps"])
+        finally:
+            one_cycle_choice.VALIDATION_RISE = saved
+        peak = float(choice.peak)
+        if factor is not None and curves.val_loss is not None:
+            column = curves.wd_list.index(choice.weight_decay)
+            lrs, values = trimmed(curves, curves.smoothed("valid")[:, column])
+            peak = min(peak, factor * lr_at_min(lrs, values))
+        return peak
+
+    rule.__name__ = f"valcap(rise={rise}, factor={factor})"
+    return rule
+
+
 def all_rules():
     """{name: (peak rule, wd rule)} of every candidate, `current` and `library` included."""
     peak_rules, wd_rules = candidates()
@@ -602,6 +630,8 @@ def all_rules():
         "median-all": (peak_median_budget(False), wd_library),
         "budget-valcap": (peak_budget_valcap, wd_library),
         "one-sweep-wd0": (peak_one_sweep, wd_fixed(0.0)),
+        **{f"valcap-rise{r:g}": (peak_valcap(rise=r), wd_library) for r in (0.05, 0.1)},
+        **{f"valcap-min-x{f:g}": (peak_valcap(factor=f), wd_library) for f in (0.5, 1.0, 2.0)},
     }
     rules.update({f"{p.__name__} + {w.__name__}": (p, w) for p in peak_rules for w in wd_rules})
     return rules
@@ -651,7 +681,7 @@ def validate(results_paths, names, out, only=None):
 def splits_of(grids):
     """The splits present, in the suite's order: tune, holdout, then fresh (tasks written down after
     a rule's form was chosen, to test it)."""
-    order = ("tune", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5")
+    order = ("tune", "holdout", "fresh", "fresh2", "fresh3", "fresh4", "fresh5", "fresh6")
     return [split for split in order if any(g.split == split for g in grids)]
 
 
