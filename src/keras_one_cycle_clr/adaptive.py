@@ -149,18 +149,13 @@ class AdaptiveOneCycle(OneCycle):
             final_lr=final_lr,
         )
         self.warmup_fraction = self.phase_one_fraction
-        self.patience_factor = _checks.check_number(
-            "patience_factor", patience_factor, low=1.0, low_inclusive=False
-        )
         if min_peak is None:
             min_peak = 10.0 * self.lr_range[0]
-        self.min_peak = _checks.check_positive("min_peak", min_peak)
-        self.peak_factor = _checks.check_number(
-            "peak_factor", peak_factor, low=0.0, high=1.0, low_inclusive=False
-        )
-        if learned_fraction is not None:
-            learned_fraction = _checks.check_fraction("learned_fraction", learned_fraction)
-        self.learned_fraction = learned_fraction
+        # The watch's settings are checked where they are defined: by WarmupWatch (its window, set
+        # per fit, is a placeholder here).
+        watch = WarmupWatch(1, patience_factor, min_peak, peak_factor, learned_fraction)
+        self.patience_factor, self.min_peak = watch.patience_factor, watch.min_peak
+        self.peak_factor, self.learned_fraction = watch.peak_factor, watch.learned_fraction
         if resume_state is not None and not isinstance(resume_state, dict):
             _checks.fail(
                 "resume_state", "a dict from AdaptiveOneCycle.state(), or None", resume_state, TypeError
