@@ -59,6 +59,8 @@ complete in the file.
     KERAS_BACKEND=jax .venv/bin/python bench/tasks.py --auto-only --range-test steps=50 --out F.jsonl
         # a study of other range-test settings: only the range test and the auto path's run, whose
         # records say what was changed (`range_test`); `rule_fit.py --settings F.jsonl` compares them
+    KERAS_BACKEND=jax .venv/bin/python bench/tasks.py --auto-only --budget-range-test --out F.jsonl
+        # the same with the range test sized to each task's cycle as fit_one_cycle sizes it
 
 On this 2-core machine the compute threads are limited to one (`--threads`, torch's intra-op threads
 and XLA's CPU threads): for these small models more threads only add contention.
@@ -102,7 +104,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_one_cycle_clr as kclr  # noqa: E402
-from keras_one_cycle_clr import suggest  # noqa: E402
+from keras_one_cycle_clr import suggest, workflow  # noqa: E402
 
 BACKEND = keras.backend.backend()
 RESULTS_DIR = Path(__file__).parent / "results"
@@ -901,7 +903,12 @@ def run_task_seed(task, seed, args, write):
 
     range_test = dict(RANGE_TEST, wd_list=list(args.wd_grid), **(QUICK_RANGE_TEST if args.quick else {}))
     range_test.update(args.range_test)
-    if args.range_test:
+    if args.budget_range_test:  # sized to the cycle as fit_one_cycle sizes it, with validation data
+        sized = workflow.range_test_for_cycle(base["steps"], range_test["wd_list"], validation=True)
+        range_test.update(sized)
+        base["range_test"] = {"budget": workflow.RANGE_TEST_BUDGET, "sweeps": max(1, len(sized["wd_list"])),
+                              "batches_per_step": sized["batches_per_step"]}  # fmt: skip
+    elif args.range_test:
         base["range_test"] = args.range_test  # a study of other range-test settings: say which
     model = start.fresh(0.0, 1e-3)
     t0 = time.perf_counter()
@@ -918,10 +925,12 @@ def run_task_seed(task, seed, args, write):
     range_seconds = time.perf_counter() - t0
     try:
         choice = lrrt.choose_one_cycle(total_steps=base["steps"])  # what fit_one_cycle would train
-        auto = {"peak": float(choice.peak), "wd": float(choice.weight_decay)}
+        # weight decay None: one sweep at the optimizer's own, 0 here
+        auto = {"peak": float(choice.peak), "wd": float(choice.weight_decay or 0.0)}
     except kclr.CannotChooseError as error:  # fit_one_cycle would raise it: no auto run to train
         auto = {"peak": None, "wd": None, "error": str(error)}
-    fastai = fastai_suggestions(lrrt.lr, lrrt.loss[:, list(lrrt.wd_list).index(0.0)], len(lrrt.lr))
+    wd0 = list(lrrt.wd_list).index(0.0) if lrrt.wd_list else 0  # () is one sweep at the optimizer's 0
+    fastai = fastai_suggestions(lrrt.lr, lrrt.loss[:, wd0], len(lrrt.lr))
     write(
         {
             **base,
@@ -1175,6 +1184,12 @@ def parse_args(argv):
     )
     parser.add_argument(
         "--auto-only", action="store_true", help="only the range test and the auto path's run (no grids)"
+    )
+    parser.add_argument(
+        "--budget-range-test",
+        action="store_true",
+        help="size the range test to the cycle as fit_one_cycle does (workflow.range_test_for_cycle): "
+        "a study of that size, with --auto-only; records say `range_test`: budget, sweeps, batches_per_step",
     )
     parser.add_argument(
         "--adaptive-only",

@@ -13,13 +13,17 @@ import warnings
 
 import keras
 
-from keras_one_cycle_clr import _checks, _fit_callbacks, hyperparams
+from keras_one_cycle_clr import _checks, _data, _fit_callbacks, hyperparams
 from keras_one_cycle_clr import _keras_compat as compat
 from keras_one_cycle_clr.callbacks import OneCycle
-from keras_one_cycle_clr.range_test import lr_find
+from keras_one_cycle_clr.range_test import LrRangeTest, lr_find
 
 # The weight decays a range test tries when `weight_decay=None`.
 DEFAULT_WD_LIST = (0.0, 1e-4, 1e-3, 1e-2)
+# fit_one_cycle's range test reads at most this fraction of the cycle's batches (issue 23: the whole
+# call near 1.25x a plain fit), but never less than one sweep of its learning rates, one batch each.
+RANGE_TEST_BUDGET = 0.25
+_DEFAULTS = inspect.signature(LrRangeTest).parameters
 # What the range test shares with the training run it configures: the data as `fit` reads it.
 _SHARED_FIT_ARGUMENTS = ("batch_size", "sample_weight", "class_weight", "shuffle", "steps_per_epoch")
 
@@ -45,10 +49,15 @@ def fit_one_cycle(
     (`lr_find`) runs first on the same data and the same `fit` arguments, over `DEFAULT_WD_LIST`
     when `weight_decay` is None (else that weight decay alone), with the validation data of the fit
     when it has some (`validation_data` as arrays or `validation_split`); the model is restored bit
-    for bit after it. Its result chooses the peak and the weight decay
-    (`RangeTestResult.choose_one_cycle`, the peak for the cycle's length in optimizer steps) and
-    stays reachable as `history.range_test`, which knows the choice the cycle trained with
-    (`history.range_test.plot()` marks that peak); the choice is `history.one_cycle_choice`.
+    for bit after it. The range test's size follows the cycle's (`range_test_for_cycle`): it reads
+    at most a quarter of the cycle's batches (one sweep of one batch per learning rate at least),
+    with fewer batches per learning rate for a shorter cycle; a cycle too short for the weight-decay
+    grid (under 1,600 batches, 3,200 with validation data) gets one sweep at the optimizer's own
+    weight decay, which the cycle keeps. `range_test` arguments given are used as given. Its
+    result chooses the peak and the weight decay (`RangeTestResult.choose_one_cycle`, the peak for
+    the cycle's length in optimizer steps) and stays reachable as `history.range_test`, which knows
+    the choice the cycle trained with (`history.range_test.plot()` marks that peak); the choice is
+    `history.one_cycle_choice`.
 
     Every check that does not need the range test's result runs before it (the arguments, the
     other callbacks, an optimizer without momentum given a `momentum_range`); a call that raises
@@ -129,19 +138,15 @@ def fit_one_cycle(
     optimizer = hyperparams.innermost_optimizer(model.optimizer)
     if lr_max is None:
         kwargs = dict(range_test or {})
-        kwargs.setdefault("wd_list", DEFAULT_WD_LIST if weight_decay is None else (weight_decay,))
         validation = fit_kwargs.get("validation_data")
         if _are_arrays(validation) and "validation_data" not in kwargs:
             kwargs["validation_data"] = tuple(validation[:2])
         elif fit_kwargs.get("validation_split") and "validation_data" not in kwargs:
             kwargs["validation_split"] = fit_kwargs["validation_split"]
+        kwargs = _sized_range_test(kwargs, x, epochs, weight_decay, fit_kwargs)
         shared = {k: fit_kwargs[k] for k in _SHARED_FIT_ARGUMENTS if k in fit_kwargs}
         if verbose:
-            compat.print_msg(
-                "fit_one_cycle: a range test chooses the peak"
-                + (" and the weight decay" if weight_decay is None else "")
-                + " first (the model is restored after it)"
-            )
+            compat.print_msg(_range_test_line(kwargs, weight_decay is None))
         result = lr_find(model, x, y, verbose=verbose, **shared, **kwargs)
         choice = result.choose_one_cycle()  # its weight decay; the peak waits for the cycle's length
         weight_decay = choice.weight_decay if weight_decay is None else weight_decay
@@ -167,6 +172,92 @@ def fit_one_cycle(
     history.params["lr_max"] = one_cycle.lr_range[1]
     history.params["weight_decay"] = weight_decay
     return history
+
+
+def range_test_for_cycle(cycle_batches, wd_list, *, steps=None, validation=False, keep_wd_list=False):
+    """The weight decays and batches per learning rate of a range test sized to a cycle's budget.
+
+    The range test reads at most `RANGE_TEST_BUDGET` of the cycle's batches, a validation pass
+    counted as one batch per learning rate. Its learning rates stay `steps` (fewer measured worse,
+    BENCHMARKS.md section 5). When the weight decays of `wd_list` cannot each have a sweep of one
+    batch per learning rate, the range test runs one sweep at the optimizer's own weight decay
+    (`wd_list=()`), which the cycle then keeps. The batches per learning rate are as many as the
+    budget then allows, from 1 up to `LrRangeTest`'s default 5. One sweep of one batch per learning
+    rate is the least it runs, whatever the budget.
+
+        sweeps = len(wd_list) if len(wd_list) * steps * (1 + validation) <= budget else 1
+        batches_per_step = clip(budget // (sweeps * steps) - validation, 1, 5)
+        budget = RANGE_TEST_BUDGET * cycle_batches
+
+    Example:
+
+    >>> range_test_for_cycle(10_000, (0.0, 1e-4, 1e-3, 1e-2))
+    {'wd_list': (0.0, 0.0001, 0.001, 0.01), 'batches_per_step': 5}
+    >>> range_test_for_cycle(2_000, (0.0, 1e-4, 1e-3, 1e-2))
+    {'wd_list': (0.0, 0.0001, 0.001, 0.01), 'batches_per_step': 1}
+    >>> range_test_for_cycle(800, (0.0, 1e-4, 1e-3, 1e-2), validation=True)
+    {'wd_list': (), 'batches_per_step': 1}
+
+    Args:
+        cycle_batches: A Python int >= 1: the batches of the cycle's fit (epochs x steps per epoch).
+        wd_list: A sequence of weight decays >= 0: the sweeps wanted (`LrRangeTest`'s `wd_list`).
+        steps: A Python int >= 2: the learning rates per sweep, or None for `LrRangeTest`'s default
+            (100). Defaults to None.
+        validation: A Python bool: whether the range test reads a validation loss per learning
+            rate. Defaults to False.
+        keep_wd_list: A Python bool: True keeps every sweep of `wd_list` and sizes only the batches
+            per learning rate. Defaults to False.
+
+    Returns:
+        A dict of `LrRangeTest` arguments: `wd_list` (a tuple) and `batches_per_step`.
+    """
+    cycle_batches = _checks.check_count("cycle_batches", cycle_batches)
+    steps = _DEFAULTS["steps"].default if steps is None else _checks.check_count("steps", steps, minimum=2)
+    wd_list = tuple(wd_list)  # () is one sweep at the optimizer's weight decay, as in LrRangeTest
+    per_learning_rate = int(bool(validation))  # the validation pass, counted as a batch
+    budget = RANGE_TEST_BUDGET * cycle_batches
+    if not keep_wd_list and len(wd_list) > 1 and len(wd_list) * steps * (1 + per_learning_rate) > budget:
+        wd_list = ()  # one sweep, the optimizer's own weight decay
+    batches = int(budget // (max(1, len(wd_list)) * steps)) - per_learning_rate
+    batches = min(max(batches, 1), _DEFAULTS["batches_per_step"].default)
+    return {"wd_list": wd_list, "batches_per_step": batches}
+
+
+def _sized_range_test(kwargs, x, epochs, weight_decay, fit_kwargs):
+    """`range_test`'s arguments with what the user left unset sized to the cycle
+    (`range_test_for_cycle`); the full default range test when the cycle's length is unknown."""
+    wanted = DEFAULT_WD_LIST if weight_decay is None else (weight_decay,)
+    sized = {"wd_list": wanted}
+    try:
+        per_epoch = fit_kwargs.get("steps_per_epoch")
+        per_epoch = per_epoch or _data.steps_per_epoch(x, fit_kwargs.get("batch_size"))
+    except (ValueError, TypeError):  # the fit will say what is wrong with x; no budget to follow
+        per_epoch = None
+    if per_epoch is not None:
+        split = fit_kwargs.get("validation_split") or 0.0  # fit trains on the rest
+        sized = range_test_for_cycle(
+            max(1, int(epochs * per_epoch * (1.0 - split))),
+            kwargs.get("wd_list", wanted),
+            steps=kwargs.get("steps"),
+            validation=kwargs.get("validation_data") is not None or bool(kwargs.get("validation_split")),
+            keep_wd_list="wd_list" in kwargs,
+        )
+    return {**sized, **kwargs}
+
+
+def _range_test_line(kwargs, choose_weight_decay):
+    """The verbose line saying what the range test runs and chooses, before it runs."""
+    sweeps = len(kwargs["wd_list"])
+    rates = kwargs.get("steps", _DEFAULTS["steps"].default)
+    batches = kwargs.get("batches_per_step", _DEFAULTS["batches_per_step"].default)
+    size = f"{max(sweeps, 1)} sweep{'s' if sweeps > 1 else ''} x {rates} learning rates x {batches} batch"
+    size += "es" if batches > 1 else ""
+    what = "the peak"
+    if choose_weight_decay and sweeps > 1:
+        what += " and the weight decay"
+    elif choose_weight_decay and not sweeps:
+        size += ", at the optimizer's own weight decay: the cycle is too short for the weight-decay grid"
+    return f"fit_one_cycle: a range test ({size}) chooses {what} first (the model is restored after it)"
 
 
 class _AnnounceCycle(keras.callbacks.Callback):
