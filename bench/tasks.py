@@ -872,6 +872,31 @@ def curves_record(lrrt, settings):
     }
 
 
+def budget_range_test(model, data, epochs, fit):
+    """`workflow.range_test_for_fit`'s range test, what `fit_one_cycle` runs (its learning rates are
+    `RANGE_TEST`'s): `(result or None, what ran)`, None when it could not choose even after a rerun."""
+    ran = []
+    real = workflow.lr_find
+
+    def counted(*args, **kwargs):
+        ran.append(kwargs["batches_per_step"])
+        return real(*args, **kwargs)
+
+    workflow.lr_find = counted  # to record the batches per learning rate of each range test it runs
+    settings = {"budget": workflow.RANGE_TEST_BUDGET}
+    try:
+        lrrt = workflow.range_test_for_fit(
+            model, data["x_fit"], data["y_fit"], epochs=epochs, verbose=0, **fit
+        )
+    except kclr.CannotChooseError as error:
+        lrrt, settings["error"] = None, str(error)
+    finally:
+        workflow.lr_find = real
+    settings["sweeps"] = 1 if lrrt is None or not lrrt.wd_list else len(lrrt.wd_list)
+    settings["batches_per_step"] = ran
+    return lrrt, settings
+
+
 def run_task_seed(task, seed, args, write):
     """Every run of one task and seed; each result goes to `write` as soon as it is known."""
     keras.backend.clear_session()
@@ -903,26 +928,23 @@ def run_task_seed(task, seed, args, write):
 
     range_test = dict(RANGE_TEST, wd_list=list(args.wd_grid), **(QUICK_RANGE_TEST if args.quick else {}))
     range_test.update(args.range_test)
-    if args.budget_range_test:  # sized to the cycle as fit_one_cycle sizes it, with validation data
-        sized = workflow.range_test_for_cycle(base["steps"], range_test["wd_list"], validation=True)
-        range_test.update(sized)
-        base["range_test"] = {"budget": workflow.RANGE_TEST_BUDGET, "sweeps": max(1, len(sized["wd_list"])),
-                              "batches_per_step": sized["batches_per_step"]}  # fmt: skip
-    elif args.range_test:
+    if args.range_test:
         base["range_test"] = args.range_test  # a study of other range-test settings: say which
     model = start.fresh(0.0, 1e-3)
     t0 = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        lrrt = kclr.lr_find(
-            model,
-            data["x_fit"],
-            data["y_fit"],
-            batch_size=task.batch_size,
-            validation_data=(data["x_val"], data["y_val"]),
-            **range_test,
-        )
+        fit = {"batch_size": task.batch_size, "validation_data": (data["x_val"], data["y_val"])}
+        if args.budget_range_test:  # what fit_one_cycle runs: sized to the cycle, again if flat
+            lrrt, base["range_test"] = budget_range_test(model, data, epochs, fit)
+        else:
+            lrrt = kclr.lr_find(model, data["x_fit"], data["y_fit"], **fit, **range_test)
     range_seconds = time.perf_counter() - t0
+    if lrrt is None:  # fit_one_cycle would raise CannotChooseError: no auto run to train
+        error = {"peak": None, "wd": None, "error": base["range_test"]["error"]}
+        write({**base, "kind": "range_test", "seconds": range_seconds, "setup_seconds": setup_seconds,
+               "curves": None, "auto": error})  # fmt: skip
+        return
     try:
         choice = lrrt.choose_one_cycle(total_steps=base["steps"])  # what fit_one_cycle would train
         # weight decay None: one sweep at the optimizer's own, 0 here

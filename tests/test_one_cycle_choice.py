@@ -43,3 +43,18 @@ def test_the_choice_is_a_function_of_the_arrays_alone():
     lrs, smoothed = suggest.trim(LR, suggest.smooth(BOWL + 0.3), len(LR) // 10)
     assert choice.peak == pytest.approx(lrs[np.argmin(smoothed)] / one_cycle_divisor(500))
     assert weight_decay_choice(loss, [0.0, 1e-3]).column == 1
+
+
+def test_a_sweep_that_never_falls_beyond_its_noise_cannot_choose():
+    from keras_one_cycle_clr.one_cycle_choice import FALL_SIGMAS, CannotChooseError
+
+    lr = np.geomspace(1e-5, 10, 100)
+    noise = np.random.default_rng(3).normal(0, 0.01, 100)
+    flat = 0.69 + noise  # a model that did not learn in the sweep: its lowest point is noise
+    with pytest.raises(CannotChooseError, match=rf"never fell more than .* a fall of {FALL_SIGMAS:g}"):
+        choose_one_cycle(lr, flat[:, None])
+    # The same noise on a loss that falls by 0.2 (many times its noise) up to lr 0.01 and rises
+    # past 0.1: chosen, a quarter of the way down from the lowest point.
+    falling = 0.69 - 0.2 * np.clip((np.log10(lr) + 5) / 3, 0, 1) + np.clip(np.log10(lr) + 1, 0, None) + noise
+    choice = choose_one_cycle(lr, falling[:, None])
+    assert 1e-3 <= choice.peak <= 3e-2

@@ -44,6 +44,14 @@ _SMOOTHING = 0.98  # suggest.smooth's beta
 # (bench/tasks.py, hastie_bn_adamw, 2.5 points lost). On the 15 earlier tasks it binds only on one
 # seed of motif_conv1d; fractions 0.05 to 0.3 did alike there.
 VALIDATION_RISE = 0.2
+# A sweep whose smoothed loss never falls more than FALL_SIGMAS times its noise (`_lowest_point_noise`)
+# down to its lowest point is flat: its lowest point is where the noise put it, and it shows no peak.
+# A sweep too short to train the model does that: adding_gru and sine_gru_adam read at one batch per
+# learning rate (100 batches) fell 3.4 and 1.8 times their noise, and the peaks chosen there (2e-5)
+# trained nothing. Every default range test saved by bench/tasks.py (287, 100 x 5 batches) fell more
+# than 6.9 times, and every other sweep of one batch per learning rate more than 10 (BENCHMARKS.md
+# section 9).
+FALL_SIGMAS = 5.0
 # The rules read a sweep without its first `len(lr) // 10` and last `TRIM_END` reached learning
 # rates (`suggest.trim`, as fastai does); a sweep needs `MIN_READ` more to show a minimum.
 TRIM_END = 5
@@ -78,8 +86,9 @@ class CannotChooseError(ValueError):
 
     Raised by `RangeTestResult.choose_one_cycle` (and so by `fit_one_cycle` and
     `OneCycle.from_range_test`) for a sweep that stopped before it showed a minimum, or whose loss
-    was lowest at the very start of the range and only rose after; and by a range test whose loss is
-    not finite within its first learning rates.
+    was lowest at the very start of the range and only rose after, or that never fell beyond its
+    noise (`FALL_SIGMAS`); and by a range test whose loss is not finite within its first learning
+    rates.
     """
 
 
@@ -203,8 +212,9 @@ def choose_one_cycle(lr, loss, wd_list=(), *, val_loss=None, wd_loss=None, divis
         A `OneCycleChoice`.
 
     Raises:
-        CannotChooseError: for a chosen sweep that stopped too early to show a minimum, or whose
-            smoothed loss was lowest where the rules start reading.
+        CannotChooseError: for a chosen sweep that stopped too early to show a minimum, whose
+            smoothed loss was lowest where the rules start reading, or that never fell beyond its
+            noise (`FALL_SIGMAS`).
     """
     if divisor is None:
         divisor = one_cycle_divisor(total_steps)
@@ -313,6 +323,17 @@ def _lowest_loss_learning_rate(lr, losses, sweep):
             f"received lr_range=({lr[0]:.3g}, {lr[-1]:.3g})), or the loss did not fall anywhere in "
             f"it, which a short, noisy sweep can show by chance ({len(lrs)} learning rates read of "
             f"{len(lr)}; more `steps` or `batches_per_step` average the noise down)."
+        )
+        raise CannotChooseError(msg)
+    fall = float(np.max(curve[: lowest + 1]) - curve[lowest])
+    noise = _lowest_point_noise(losses)
+    if math.isfinite(noise) and fall < FALL_SIGMAS * noise:
+        msg = (
+            f"The range test cannot choose a one-cycle peak: the smoothed loss of {sweep} never fell "
+            f"more than {fall / noise:.1f} times its noise ({noise:.2g}; a fall of {FALL_SIGMAS:g} "
+            "is needed), so its lowest point, at lr "
+            f"{lrs[lowest]:.3g}, is where the noise put it. A sweep too short to train the model shows "
+            "this: more `batches_per_step` (or `steps`) give the model more batches to learn in."
         )
         raise CannotChooseError(msg)
     return float(lrs[lowest])

@@ -16,6 +16,7 @@ import keras
 from keras_one_cycle_clr import _checks, _data, _fit_callbacks, hyperparams
 from keras_one_cycle_clr import _keras_compat as compat
 from keras_one_cycle_clr.callbacks import OneCycle
+from keras_one_cycle_clr.one_cycle_choice import CannotChooseError
 from keras_one_cycle_clr.range_test import LrRangeTest, lr_find
 
 # The weight decays a range test tries when `weight_decay=None`.
@@ -137,17 +138,9 @@ def fit_one_cycle(
     result = choice = None
     optimizer = hyperparams.innermost_optimizer(model.optimizer)
     if lr_max is None:
-        kwargs = dict(range_test or {})
-        validation = fit_kwargs.get("validation_data")
-        if _are_arrays(validation) and "validation_data" not in kwargs:
-            kwargs["validation_data"] = tuple(validation[:2])
-        elif fit_kwargs.get("validation_split") and "validation_data" not in kwargs:
-            kwargs["validation_split"] = fit_kwargs["validation_split"]
-        kwargs = _sized_range_test(kwargs, x, epochs, weight_decay, fit_kwargs)
-        shared = {k: fit_kwargs[k] for k in _SHARED_FIT_ARGUMENTS if k in fit_kwargs}
-        if verbose:
-            compat.print_msg(_range_test_line(kwargs, weight_decay is None))
-        result = lr_find(model, x, y, verbose=verbose, **shared, **kwargs)
+        result = range_test_for_fit(
+            model, x, y, epochs=epochs, weight_decay=weight_decay, range_test=range_test, **fit_kwargs
+        )
         choice = result.choose_one_cycle()  # its weight decay; the peak waits for the cycle's length
         weight_decay = choice.weight_decay if weight_decay is None else weight_decay
         one_cycle = OneCycle.from_range_test(result, div_factor=div_factor, momentum_range=momentum_range)
@@ -172,6 +165,69 @@ def fit_one_cycle(
     history.params["lr_max"] = one_cycle.lr_range[1]
     history.params["weight_decay"] = weight_decay
     return history
+
+
+def range_test_for_fit(model, x, y=None, *, epochs, weight_decay=None, range_test=None, **fit_kwargs):
+    """The range test `fit_one_cycle` runs before a cycle of `epochs` epochs, and its result.
+
+    `lr_find` on the data and `fit` arguments of the cycle, with its validation data when it has
+    some, over `DEFAULT_WD_LIST` when `weight_decay` is None (else that weight decay alone), sized to
+    the cycle by `range_test_for_cycle` (what `range_test` leaves unset). When fewer batches per
+    learning rate than `LrRangeTest`'s default ran and the result cannot choose a peak (a sweep too
+    short to train the model stays flat, `CannotChooseError`), the range test runs again with the
+    default's batches per learning rate. The model is restored bit for bit after each.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    >>> model.compile(keras.optimizers.SGD(momentum=0.9), "mse")
+    >>> x, y = np.random.rand(256, 4), np.random.rand(256, 1)
+    >>> result = range_test_for_fit(model, x, y, epochs=2, verbose=0, range_test={"steps": 20})
+    >>> result.wd_list  # a cycle of 16 batches: one sweep at the optimizer's weight decay
+    ()
+
+    Args:
+        model: A compiled Keras model.
+        x, y: The training data, as for `model.fit`.
+        epochs: A Python int >= 1: the cycle's epochs.
+        weight_decay: As for `fit_one_cycle`. Defaults to None.
+        range_test: As for `fit_one_cycle`. Defaults to None.
+        **fit_kwargs: The cycle's `model.fit` arguments; `verbose` shows the range test's progress.
+
+    Returns:
+        A `RangeTestResult`.
+
+    Raises:
+        CannotChooseError: only when the range test was run again and its result cannot choose
+            either; a result is returned otherwise, so `choose_one_cycle` may still raise on it.
+    """
+    kwargs = dict(range_test or {})
+    validation = fit_kwargs.get("validation_data")
+    if _are_arrays(validation) and "validation_data" not in kwargs:
+        kwargs["validation_data"] = tuple(validation[:2])
+    elif fit_kwargs.get("validation_split") and "validation_data" not in kwargs:
+        kwargs["validation_split"] = fit_kwargs["validation_split"]
+    kwargs = _sized_range_test(kwargs, x, epochs, weight_decay, fit_kwargs)
+    shared = {k: fit_kwargs[k] for k in _SHARED_FIT_ARGUMENTS if k in fit_kwargs}
+    verbose = fit_kwargs.get("verbose", "auto") not in (0, False)
+    if verbose:
+        compat.print_msg(_range_test_line(kwargs, weight_decay is None))
+    result = lr_find(model, x, y, verbose=verbose, **shared, **kwargs)
+    full = _DEFAULTS["batches_per_step"].default
+    if kwargs.get("batches_per_step", full) >= full:
+        return result
+    try:
+        result.choose_one_cycle()
+    except CannotChooseError as error:
+        kwargs["batches_per_step"] = full
+        if verbose:
+            compat.print_msg(
+                f"fit_one_cycle: {error} Running the range test again with {full} batches per rate."
+            )
+        result = lr_find(model, x, y, verbose=verbose, **shared, **kwargs)
+        result.choose_one_cycle()  # raises again when the longer sweep is flat too
+    return result
 
 
 def range_test_for_cycle(cycle_batches, wd_list, *, steps=None, validation=False, keep_wd_list=False):
