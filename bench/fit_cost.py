@@ -9,8 +9,8 @@ included, side by side in rotating order:
 | `plain` | `model.fit(..., epochs)` at a constant learning rate: the baseline |
 | `plain-A/A` | the same again: its ratio to `plain` is the noise of the run |
 | `OneCycle` | `model.fit` with `OneCycle` at a given peak: the cycle alone |
-| `fit_one_cycle` | `kclr.fit_one_cycle(model, x, y, epochs=...)`: range test, choice, cycle |
-| `fit_one_cycle-wd0` | the same with `weight_decay=0`: a range test of one sweep instead of four |
+| `fit_one_cycle` | `kclr.fit_one_cycle(model, x, y, epochs=...)`: range test (sized to the cycle), cycle |
+| `fit_one_cycle-full` | the same with the range test of before issue 23 (4 sweeps x 100 rates x 5 batches) |
 | `AdaptiveOneCycle` | `model.fit` with `AdaptiveOneCycle` (defaults): the warm-up finds the peak |
 
 It prints, per task, the median over rounds of each variant's wall time and of its ratio to
@@ -36,9 +36,11 @@ import keras
 import tasks
 
 import keras_one_cycle_clr as kclr
+from keras_one_cycle_clr import workflow
 
 DEFAULT_TASKS = ("digits_cnn", "adding_gru")  # the digits CNN, and the median of the 30 by cycle length
-VARIANTS = ("plain", "plain-A/A", "OneCycle", "fit_one_cycle", "fit_one_cycle-wd0", "AdaptiveOneCycle")
+VARIANTS = ("plain", "plain-A/A", "OneCycle", "fit_one_cycle", "fit_one_cycle-full", "AdaptiveOneCycle")
+FULL_RANGE_TEST = {"wd_list": workflow.DEFAULT_WD_LIST, "batches_per_step": 5}  # before the budget
 
 
 def build(task, data, seed):
@@ -66,8 +68,8 @@ def run(variant, task, data, epochs, seed):
             model.fit(data["x_fit"], data["y_fit"], callbacks=[callback], **fit)
         elif variant == "fit_one_cycle":
             kclr.fit_one_cycle(model, data["x_fit"], data["y_fit"], **fit)
-        elif variant == "fit_one_cycle-wd0":
-            kclr.fit_one_cycle(model, data["x_fit"], data["y_fit"], weight_decay=0.0, **fit)
+        elif variant == "fit_one_cycle-full":
+            kclr.fit_one_cycle(model, data["x_fit"], data["y_fit"], range_test=FULL_RANGE_TEST, **fit)
         else:
             callback = kclr.AdaptiveOneCycle(momentum_range=tasks.MOMENTUM_RANGE)
             model.fit(data["x_fit"], data["y_fit"], callbacks=[callback], **fit)

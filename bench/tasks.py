@@ -897,6 +897,24 @@ def budget_range_test(model, data, epochs, fit):
     return lrrt, settings
 
 
+def range_test_ceiling(model, data, epochs, batch_size):
+    """The learning rate at the lowest smoothed loss of the range test `fit_one_cycle` runs for this
+    cycle (`budget_range_test`), the bound of `--adaptive-bounded`'s warm-up; None when it cannot
+    choose."""
+    fit = {"batch_size": batch_size, "validation_data": (data["x_val"], data["y_val"])}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        lrrt, _ = budget_range_test(model, data, epochs, fit)
+    if lrrt is None:
+        return None
+    try:
+        choice = lrrt.choose_one_cycle()
+    except kclr.CannotChooseError:
+        return None
+    lowest = choice.peak * choice.divisor  # undivided when not capped: where the loss was lowest
+    return min(lowest, choice.validation_limit or math.inf)  # and never past the validation cap
+
+
 def run_task_seed(task, seed, args, write):
     """Every run of one task and seed; each result goes to `write` as soon as it is known."""
     keras.backend.clear_session()
@@ -921,9 +939,20 @@ def run_task_seed(task, seed, args, write):
     start.epochs = epochs
     setup_seconds = time.perf_counter() - t0
     if args.adaptive_only:  # no range test: the warm-up alone, the optimizer's weight decay (0)
-        start.adaptive = args.adaptive
-        kind = "rule:" + "-".join(["adaptive", *(f"{key}{value:g}" for key, value in args.adaptive.items())])
-        write({**base, "kind": kind, "wd": 0.0, "settings": args.adaptive, **train(start, kind, None, 0.0)})
+        start.adaptive = dict(args.adaptive)
+        name = ["adaptive", *(f"{key}{value:g}" for key, value in args.adaptive.items())]
+        if args.adaptive_bounded:  # the warm-up below the lowest loss of fit_one_cycle's range test
+            name.insert(1, "bounded")
+            t0 = time.perf_counter()
+            ceiling = range_test_ceiling(start.fresh(0.0, 1e-3), data, epochs, task.batch_size)
+            base["range_test_seconds"] = time.perf_counter() - t0
+            if ceiling is None:  # a range test that cannot choose: fit_one_cycle would raise
+                write({**base, "kind": "rule:" + "-".join(name), "wd": 0.0, "metric": None, "error": True})
+                return
+            start.adaptive["lr_range"] = (min(ADAPTIVE["lr_range"][0], ceiling / 100), ceiling)
+        kind = "rule:" + "-".join(name)
+        settings = {key: list(v) if isinstance(v, tuple) else v for key, v in start.adaptive.items()}
+        write({**base, "kind": kind, "wd": 0.0, "settings": settings, **train(start, kind, None, 0.0)})
         return
 
     range_test = dict(RANGE_TEST, wd_list=list(args.wd_grid), **(QUICK_RANGE_TEST if args.quick else {}))
@@ -1218,6 +1247,12 @@ def parse_args(argv):
         action="store_true",
         help="only AdaptiveOneCycle's run (ADAPTIVE; no range test, weight decay 0), recorded as kind "
         "`rule:adaptive` for `rule_fit.py --validated F --verdict adaptive`",
+    )
+    parser.add_argument(
+        "--adaptive-bounded",
+        action="store_true",
+        help="with --adaptive-only: the warm-up rises at most to the learning rate at the lowest loss "
+        "of fit_one_cycle's range test for the cycle (kind rule:adaptive-bounded...)",
     )
     parser.add_argument(
         "--adaptive",
