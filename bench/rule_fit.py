@@ -785,46 +785,83 @@ def verdict_table(grids, runs, name):
 
 def settings_table(grids, runs, name, study):
     """The suite's `auto` runs of a range-test settings study (`tasks.py --auto-only --range-test
-    ...`) against rule `name`'s real runs with the default range test, on the seeds both have: the
-    gap in target units and the range test's wall time."""
+    ...`) against rule `name`'s real runs with the default range test: the gap in target units and
+    the range test's wall time, on the seeds both have, or where they share none (the library rule's
+    real runs of the first 30 tasks are seeds 3-4, a study's 0-2) each on its own seeds, both against
+    the same grid best."""
     auto = {(r["task"], r["seed"]): tasks.analysis_value(r) for r in study if r["kind"] == "auto"}
-    seconds = {(r["task"], r["seed"]): r["seconds"] for r in study if r["kind"] == "range_test"}
+    tests = {(r["task"], r["seed"]): r for r in study if r["kind"] == "range_test"}
+    seconds = {key: r["seconds"] for key, r in tests.items()}
     changed = next((r.get("range_test") for r in study if r["kind"] == "range_test"), None) or {}
     settings = ", ".join(f"{key}={value}" for key, value in changed.items())
+    if "budget" in changed:  # tasks.py --budget-range-test: the size follows each task's cycle
+        settings = f"the size fit_one_cycle gives each cycle (budget {changed['budget']:g})"
+    raised = sorted(f"{task}:{seed}" for (task, seed), r in tests.items() if r["auto"].get("error"))
     rows, default, other, time_ratio = [], [], [], []
     for g in grids:
         mine = runs.get((g.name, f"rule:{name}"), {})
-        seeds = [s for s in sorted(mine) if (g.name, s) in auto]
-        if not seeds:
+        ours = sorted(seed for task, seed in auto if task == g.name)
+        if not mine or not ours:
             continue
-        before = g.units(g.gap(float(np.mean([mine[s] for s in seeds]))))
-        after = g.units(g.gap(float(np.mean([auto[(g.name, s)] for s in seeds]))))
-        t_before = float(np.mean([g.curves[s].record["seconds"] for s in seeds]))
-        t_after = float(np.mean([seconds[(g.name, s)] for s in seeds]))
+        shared = [s for s in sorted(mine) if s in ours]
+        theirs, ours = (shared, shared) if shared else (sorted(mine), ours)
+        ran = tests[(g.name, ours[0])].get("range_test", {})
+        if "budget" in ran:  # sweeps x batches per learning rate, "+5" when it ran again
+            size = f"{ran['sweeps']}x" + "+".join(str(b) for b in ran["batches_per_step"])
+        else:
+            size = ""
+        before = g.units(g.gap(float(np.mean([mine[s] for s in theirs]))))
+        after = g.units(g.gap(float(np.mean([auto[(g.name, s)] for s in ours]))))
+        t_before = float(np.mean([g.curves[s].record["seconds"] for s in theirs if s in g.curves]))
+        t_after = float(np.mean([seconds[(g.name, s)] for s in ours]))
         default.append(before)
         other.append(after)
         time_ratio.append(t_after / t_before)
-        rows.append(
-            [g.name, str(len(seeds)), f"{before:+.2f}", f"{after:+.2f}", f"{t_before:.1f} -> {t_after:.1f}"]
-        )
+        seed_lists = "".join(map(str, theirs)) + ("" if shared else " / " + "".join(map(str, ours)))
+        row = [
+            g.name,
+            seed_lists,
+            size,
+            f"{before:+.2f}",
+            f"{after:+.2f}",
+            f"{t_before:.1f} -> {t_after:.1f}",
+        ]
+        rows.append(row)
     default, other = np.array(default), np.array(other)
     summary = [
-        ["mean", "", f"{default.mean():+.2f}", f"{other.mean():+.2f}", f"x {np.mean(time_ratio):.2f}"],
+        ["mean", "", "", f"{default.mean():+.2f}", f"{other.mean():+.2f}", f"x {np.mean(time_ratio):.2f}"],
         [
             "capped at 4",
+            "",
             "",
             f"{np.minimum(default, CAP).mean():+.2f}",
             f"{np.minimum(other, CAP).mean():+.2f}",
             "",
         ],
-        ["within target", "", f"{sum(default <= 1)}/{len(default)}", f"{sum(other <= 1)}/{len(other)}", ""],
+        [
+            "within target",
+            "",
+            "",
+            f"{sum(default <= 1)}/{len(default)}",
+            f"{sum(other <= 1)}/{len(other)}",
+            "",
+        ],
     ]
-    header = ["task", "seeds", f"rule:{name}, default range test", f"with {settings}", "range test s"]
+    header = [
+        "task",
+        "seeds",
+        "sweeps x batches",
+        f"rule:{name}, default range test",
+        "this size",
+        "range test s",
+    ]
     return [
         "",
         f"## The range test with {settings} (target units; + = worse)",
         "",
         tasks.table(header, rows + summary),
+        "",
+        f"Could not choose (fit_one_cycle raises CannotChooseError; not in the table): {raised or 'none'}",
     ]
 
 
@@ -1023,6 +1060,9 @@ def main(argv=None):
         if args.settings is not None:
             study = tasks.read_results(*args.settings)
             for line in settings_table(grids, runs, args.verdict, study):
+                print(line)
+            as_rule = [{**r, "kind": "rule:settings"} for r in study if r["kind"] == "auto"]
+            for line in verdict_table(grids, real_runs([], as_rule), "settings"):  # the study's own verdict
                 print(line)
     return 0
 

@@ -278,10 +278,17 @@ def recording_lr_find(monkeypatch):
     return calls
 
 
-def test_a_cycle_too_short_for_the_grid_gets_one_sweep_and_keeps_the_optimizers_weight_decay(monkeypatch):
+def test_a_cycle_too_short_for_the_grid_gets_one_sweep_and_keeps_the_optimizers_weight_decay(
+    monkeypatch, capsys
+):
     calls = recording_lr_find(monkeypatch)
     model, _ = model_and_state(weight_decay=3e-3)
-    history = kclr.fit_one_cycle(model, X, Y, epochs=2, batch_size=BATCH, verbose=0, range_test=RATES)
+    history = kclr.fit_one_cycle(model, X, Y, epochs=2, batch_size=BATCH, verbose=2, range_test=RATES)
+    printed = capsys.readouterr().out
+    assert (
+        "a range test (1 sweep x 16 learning rates x 1 batch, at the optimizer's own weight decay: the "
+        "cycle is too short for the weight-decay grid) chooses the peak first" in printed
+    )
     assert calls[0]["wd_list"] == ()
     assert calls[0]["batches_per_step"] == 1
     assert history.range_test.loss.shape == (16, 1)
@@ -370,9 +377,10 @@ def test_a_sized_range_test_too_short_to_show_a_peak_runs_again_with_five_batche
     with pytest.raises(kclr.CannotChooseError, match="never fell"):
         workflow.range_test_for_fit(model, X, Y, epochs=1, batch_size=BATCH, verbose=0)
     assert [c["batches_per_step"] for c in calls] == [1, 5]
-    calls.clear()  # a range test of five batches per rate is not run again
-    with pytest.raises(kclr.CannotChooseError, match="never fell"):
-        kclr.fit_one_cycle(
-            model, X, Y, epochs=1, batch_size=BATCH, verbose=0, range_test={"batches_per_step": 5}
-        )
-    assert len(calls) == 1
+    for given in (5, 1):  # a range test of five batches per rate, or of the batches given: not again
+        calls.clear()
+        with pytest.raises(kclr.CannotChooseError, match="never fell"):
+            kclr.fit_one_cycle(
+                model, X, Y, epochs=1, batch_size=BATCH, verbose=0, range_test={"batches_per_step": given}
+            )
+        assert len(calls) == 1

@@ -175,7 +175,8 @@ def range_test_for_fit(model, x, y=None, *, epochs, weight_decay=None, range_tes
     the cycle by `range_test_for_cycle` (what `range_test` leaves unset). When fewer batches per
     learning rate than `LrRangeTest`'s default ran and the result cannot choose a peak (a sweep too
     short to train the model stays flat, `CannotChooseError`), the range test runs again with the
-    default's batches per learning rate. The model is restored bit for bit after each.
+    default's batches per learning rate, unless `range_test` gave them. The model is restored bit
+    for bit after each.
 
     Example:
 
@@ -212,11 +213,12 @@ def range_test_for_fit(model, x, y=None, *, epochs, weight_decay=None, range_tes
     shared = {k: fit_kwargs[k] for k in _SHARED_FIT_ARGUMENTS if k in fit_kwargs}
     verbose = fit_kwargs.get("verbose", "auto") not in (0, False)
     if verbose:
-        compat.print_msg(_range_test_line(kwargs, weight_decay is None))
+        dropped = weight_decay is None and not kwargs["wd_list"] and "wd_list" not in (range_test or {})
+        compat.print_msg(_range_test_line(kwargs, weight_decay is None, dropped))
     result = lr_find(model, x, y, verbose=verbose, **shared, **kwargs)
     full = _DEFAULTS["batches_per_step"].default
-    if kwargs.get("batches_per_step", full) >= full:
-        return result
+    if "batches_per_step" in (range_test or {}) or kwargs["batches_per_step"] >= full:
+        return result  # the size given, or the full one
     try:
         result.choose_one_cycle()
     except CannotChooseError as error:
@@ -301,7 +303,7 @@ def _sized_range_test(kwargs, x, epochs, weight_decay, fit_kwargs):
     return {**sized, **kwargs}
 
 
-def _range_test_line(kwargs, choose_weight_decay):
+def _range_test_line(kwargs, choose_weight_decay, grid_dropped):
     """The verbose line saying what the range test runs and chooses, before it runs."""
     sweeps = len(kwargs["wd_list"])
     rates = kwargs.get("steps", _DEFAULTS["steps"].default)
@@ -311,7 +313,7 @@ def _range_test_line(kwargs, choose_weight_decay):
     what = "the peak"
     if choose_weight_decay and sweeps > 1:
         what += " and the weight decay"
-    elif choose_weight_decay and not sweeps:
+    elif grid_dropped:
         size += ", at the optimizer's own weight decay: the cycle is too short for the weight-decay grid"
     return f"fit_one_cycle: a range test ({size}) chooses {what} first (the model is restored after it)"
 
