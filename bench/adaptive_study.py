@@ -25,7 +25,8 @@ import numpy as np
 import rule_fit
 import tasks
 
-SKIP = ("rangetest_steps50", "before_sweepwatch")  # studies of other settings, not the suite's runs
+# Studies of other settings, not the suite's runs (give them as --adaptive files to compare them).
+SKIP = ("rangetest_steps50", "before_sweepwatch", "budget")
 
 
 def gap_units(value, best, regression):
@@ -56,11 +57,17 @@ def gaps(records, seeds):
         if constants:
             row["best constant"] = gap_units(pick(constants), best, regression)
         for r in runs:
-            if r["kind"] == "auto" or r["kind"].startswith("rule:adaptive"):
+            if r["kind"] == "auto" or r["kind"].startswith("rule:"):
                 name = "library rule (auto)" if r["kind"] == "auto" else r["kind"][len("rule:") :]
                 row[name] = gap_units(r["metric"], best, regression)
         out[(runs[0]["split"], task, seed)] = row
     return out
+
+
+def rule_name(path):
+    """The name a results file's runs are reported under."""
+    name = os.path.basename(path).removesuffix(".jsonl").removesuffix("_jax").split("_seed")[0]
+    return name.removeprefix("rules_").removeprefix("tasks_")
 
 
 def main(argv=None):
@@ -71,12 +78,14 @@ def main(argv=None):
     args = parser.parse_args(argv)
     seeds = {int(s) for s in args.seeds.split(",")}
     suite = [p for p in args.suite if not any(skip in p for skip in SKIP)]
-    # Each file's runs under the file's name (rules_adaptive_v2_seed0_jax.jsonl: adaptive_v2): the
-    # same rule name in two files is two versions of the code.
+    # Each file's runs (a rule's, or a study's `auto` runs) under the file's name
+    # (rules_adaptive_v2_seed0_jax.jsonl: adaptive_v2; tasks_budget_range_test_jax.jsonl:
+    # budget_range_test): the same rule name in two files is two versions of the code.
     adaptive = [
-        {**r, "kind": "rule:" + os.path.basename(path).split("_seed")[0].removeprefix("rules_")}
+        {**r, "kind": "rule:" + rule_name(path)}
         for path in args.adaptive
         for r in tasks.read_results(path)
+        if r["kind"] == "auto" or r["kind"].startswith("rule:")
     ]
     table = gaps([*tasks.read_results(*suite), *adaptive], seeds)
     rules = sorted({name for row in table.values() for name in row if name != "best constant"})

@@ -13,7 +13,6 @@ X = RNG.normal(size=(192, 6)).astype("float32")
 Y = (X[:, :3].sum(axis=1) > 0).astype("int64")
 BATCH = 16
 RANGE_TEST = {"steps": 16, "batches_per_step": 2, "lr_range": (1e-3, 10.0)}
-RATES = {"steps": 16, "lr_range": (1e-3, 10.0)}  # the rest sized to the cycle
 
 
 def model_and_state(weight_decay=None):
@@ -223,74 +222,60 @@ def test_verbose_shows_the_range_tests_progress_and_the_choice_before_the_cycle(
     assert printed.index(announced) < printed.index("Epoch 1/2")
 
 
+GRID = (0.0, 1e-4, 1e-3, 1e-2)
+
+
 @pytest.mark.parametrize(
     ("cycle_batches", "kwargs", "expected"),
     [
-        (100_000, {}, ((0.0, 1e-4, 1e-3, 1e-2), 5)),  # LrRangeTest's default size, no more
-        (8_000, {}, ((0.0, 1e-4, 1e-3, 1e-2), 5)),
-        (1_600, {}, ((0.0, 1e-4, 1e-3, 1e-2), 1)),  # four sweeps of one batch per learning rate
-        (1_599, {}, ((), 3)),  # no room for four: one sweep, at the optimizer's own weight decay
-        (400, {}, ((), 1)),
-        (10, {}, ((), 1)),  # the least it runs, whatever the budget
-        (3_200, {"validation": True}, ((0.0, 1e-4, 1e-3, 1e-2), 1)),  # a validation pass counts as a batch
-        (3_199, {"validation": True}, ((), 5)),  # room for 6 batches per rate: 5 at most
-        (800, {"steps": 50}, ((0.0, 1e-4, 1e-3, 1e-2), 1)),
-        (10, {"keep_wd_list": True}, ((0.0, 1e-4, 1e-3, 1e-2), 1)),
+        (100_000, {}, GRID),
+        (8_000, {}, GRID),  # 4 sweeps x 100 rates x 5 batches: a quarter of the cycle
+        (7_999, {}, ()),  # no room: one sweep, at the optimizer's own weight decay
+        (10, {}, ()),  # one sweep whatever the budget
+        (9_600, {"validation": True}, GRID),  # a validation pass counts as a batch
+        (9_599, {"validation": True}, ()),
+        (4_000, {"steps": 50}, GRID),
+        (1_600, {"batches_per_step": 1}, GRID),
+        (1_599, {"batches_per_step": 1}, ()),
+        (10, {"wd_list": (1e-3,)}, (1e-3,)),  # one weight decay given: its sweep
     ],
-    ids=["long", "default-size", "grid-edge", "below-grid-edge", "short", "tiny", "validation-edge",
-         "below-validation-edge", "fewer-rates", "keep"],
+    ids=["long", "grid-edge", "below-grid-edge", "tiny", "validation-edge", "below-validation-edge",
+         "fewer-rates", "one-batch", "below-one-batch", "one-weight-decay"],
 )  # fmt: skip
-def test_the_range_test_reads_at_most_a_quarter_of_the_cycles_batches(cycle_batches, kwargs, expected):
+def test_the_grid_runs_when_its_sweeps_read_at_most_a_quarter_of_the_cycles_batches(
+    cycle_batches, kwargs, expected
+):
     from keras_one_cycle_clr.workflow import range_test_for_cycle
 
-    wd_list, batches = expected
-    sized = range_test_for_cycle(cycle_batches, (0.0, 1e-4, 1e-3, 1e-2), **kwargs)
-    assert sized == {"wd_list": wd_list, "batches_per_step": batches}
-    rates, validation = kwargs.get("steps", 100), int(kwargs.get("validation", False))
-    read = max(1, len(wd_list)) * rates * (batches + validation)
-    least = max(1, len(wd_list) if kwargs.get("keep_wd_list") else 1) * rates * (1 + validation)
-    assert read <= max(0.25 * cycle_batches, least)
+    wd_list = kwargs.pop("wd_list", GRID)
+    assert range_test_for_cycle(cycle_batches, wd_list, **kwargs) == expected
 
 
 @pytest.mark.parametrize(
     ("kwargs", "name"),
-    [({"cycle_batches": 0}, "cycle_batches"), ({"steps": 1}, "steps")],
-    ids=["cycle", "steps"],
+    [
+        ({"cycle_batches": 0}, "cycle_batches"),
+        ({"steps": 1}, "steps"),
+        ({"batches_per_step": 0}, "batches_per_step"),
+    ],
+    ids=["cycle", "steps", "batches"],
 )
 def test_range_test_for_cycle_names_a_bad_argument(kwargs, name):
     from keras_one_cycle_clr.workflow import range_test_for_cycle
 
     with pytest.raises(ValueError, match=f"`{name}`"):
-        range_test_for_cycle(**{"cycle_batches": 100, "wd_list": (0.0,), **kwargs})
+        range_test_for_cycle(**{"cycle_batches": 100, "wd_list": GRID, **kwargs})
 
 
-def recording_lr_find(monkeypatch):
-    """Replaces workflow's lr_find by one that records its keyword arguments and runs the real one."""
-    from keras_one_cycle_clr import workflow
-
-    calls = []
-
-    def lr_find(*args, **kwargs):
-        calls.append(kwargs)
-        return kclr.lr_find(*args, **kwargs)
-
-    monkeypatch.setattr(workflow, "lr_find", lr_find)
-    return calls
-
-
-def test_a_cycle_too_short_for_the_grid_gets_one_sweep_and_keeps_the_optimizers_weight_decay(
-    monkeypatch, capsys
-):
-    calls = recording_lr_find(monkeypatch)
+def test_a_cycle_too_short_for_the_grid_gets_one_sweep_and_keeps_the_optimizers_weight_decay(capsys):
     model, _ = model_and_state(weight_decay=3e-3)
-    history = kclr.fit_one_cycle(model, X, Y, epochs=2, batch_size=BATCH, verbose=2, range_test=RATES)
+    history = kclr.fit_one_cycle(model, X, Y, epochs=2, batch_size=BATCH, verbose=2, range_test=RANGE_TEST)
     printed = capsys.readouterr().out
     assert (
-        "a range test (1 sweep x 16 learning rates x 1 batch, at the optimizer's own weight decay: the "
+        "a range test (1 sweep x 16 learning rates x 2 batches, at the optimizer's own weight decay: the "
         "cycle is too short for the weight-decay grid) chooses the peak first" in printed
     )
-    assert calls[0]["wd_list"] == ()
-    assert calls[0]["batches_per_step"] == 1
+    assert history.range_test.wd_list == ()
     assert history.range_test.loss.shape == (16, 1)
     assert history.one_cycle_choice.weight_decay is None  # nothing chosen: the optimizer's own
     assert model.optimizer.weight_decay == pytest.approx(3e-3)
@@ -318,69 +303,30 @@ def arguments_of_the_range_test(monkeypatch, **kwargs):
     return calls[0]
 
 
-def test_range_test_arguments_given_are_used_as_given(monkeypatch):
-    given = arguments_of_the_range_test(monkeypatch, epochs=1, range_test={**RATES, "wd_list": (0.0, 1e-3)})
-    assert given["wd_list"] == (0.0, 1e-3)  # kept, though the cycle is too short for them
-    assert given["batches_per_step"] == 1  # sized
-    given = arguments_of_the_range_test(monkeypatch, epochs=1, range_test={**RATES, "batches_per_step": 3})
-    assert given["wd_list"] == ()  # sized
-    assert given["batches_per_step"] == 3  # kept
+def test_a_wd_list_given_is_used_as_given_and_a_weight_decay_given_is_swept(monkeypatch):
+    given = arguments_of_the_range_test(
+        monkeypatch, epochs=1, range_test={**RANGE_TEST, "wd_list": (0.0, 1e-3)}
+    )
+    assert given["wd_list"] == (0.0, 1e-3)  # kept, though the cycle is too short for a grid
+    assert given["batches_per_step"] == RANGE_TEST["batches_per_step"]
     given = arguments_of_the_range_test(monkeypatch, epochs=1, weight_decay=0.01)
     assert given["wd_list"] == (0.01,)  # the one weight decay given, never dropped
+    assert "batches_per_step" not in given  # LrRangeTest's default
 
 
-def test_the_range_test_counts_the_batches_of_the_cycle_as_fit_runs_them(monkeypatch):
+def test_the_budget_counts_the_batches_of_the_cycle_as_fit_runs_them(monkeypatch):
     from keras_one_cycle_clr import workflow
 
-    monkeypatch.setattr(workflow, "RANGE_TEST_BUDGET", 400 / 24)  # 400 batches for a cycle of 24
-    given = arguments_of_the_range_test(monkeypatch, epochs=2, range_test={**RATES, "steps": 20})
+    # 4 sweeps x 16 rates x 2 batches = 128 batches: a budget of 128 / 24 fits a cycle of 24 batches
+    monkeypatch.setattr(workflow, "RANGE_TEST_BUDGET", 128 / 24)
+    given = arguments_of_the_range_test(monkeypatch, epochs=2, range_test=RANGE_TEST)
     assert given["wd_list"] == workflow.DEFAULT_WD_LIST
-    assert given["batches_per_step"] == 5  # 4 sweeps x 20 rates x 5 = 400
-    # validation_split: fit trains on the other half (200 batches' budget), and the range test reads
-    # a validation pass per learning rate: 200 // (4 x 20) - 1
-    given = arguments_of_the_range_test(
-        monkeypatch, epochs=2, validation_split=0.5, range_test={**RATES, "steps": 20}
-    )
+    # validation_split: fit trains on the other half, and the range test reads a validation pass per
+    # learning rate: no room for the grid
+    given = arguments_of_the_range_test(monkeypatch, epochs=2, validation_split=0.5, range_test=RANGE_TEST)
+    assert given["wd_list"] == ()
+    # 2 epochs of the 6 steps given: 12 batches, not 24
+    given = arguments_of_the_range_test(monkeypatch, epochs=2, steps_per_epoch=6, range_test=RANGE_TEST)
+    assert given["wd_list"] == ()
+    given = arguments_of_the_range_test(monkeypatch, epochs=4, steps_per_epoch=6, range_test=RANGE_TEST)
     assert given["wd_list"] == workflow.DEFAULT_WD_LIST
-    assert given["batches_per_step"] == 1
-    given = arguments_of_the_range_test(
-        monkeypatch, epochs=2, steps_per_epoch=6, range_test={**RATES, "steps": 20}
-    )
-    assert given["batches_per_step"] == 2  # 2 epochs of the 6 steps given: a budget of 200, 200 // 80
-
-
-def test_a_sized_range_test_too_short_to_show_a_peak_runs_again_with_five_batches_per_rate(
-    monkeypatch, capsys
-):
-    from keras_one_cycle_clr import workflow
-
-    lr = np.geomspace(1e-5, 10, 100)
-    noise = np.random.default_rng(0).normal(0, 0.01, (100, 1))
-    flat, bowl = 0.69 + noise, 1.0 + (np.log10(lr)[:, None] + 2) ** 2 + noise
-    calls = []
-
-    def lr_find(*args, **kwargs):
-        calls.append(kwargs)  # a flat curve from one batch per rate, a bowl from five
-        return RangeTestResult(
-            lr, flat if kwargs["batches_per_step"] < 5 else bowl, wd_list=kwargs["wd_list"]
-        )
-
-    monkeypatch.setattr(workflow, "lr_find", lr_find)
-    model, _ = model_and_state()
-    result = workflow.range_test_for_fit(model, X, Y, epochs=1, batch_size=BATCH, verbose=1)
-    assert [c["batches_per_step"] for c in calls] == [1, 5]
-    assert calls[1]["wd_list"] == calls[0]["wd_list"] == ()
-    assert result.loss is bowl
-    assert "Running the range test again with 5 batches per rate" in capsys.readouterr().out
-    calls.clear()  # flat at five batches too: the error reaches the caller
-    bowl = flat
-    with pytest.raises(kclr.CannotChooseError, match="never fell"):
-        workflow.range_test_for_fit(model, X, Y, epochs=1, batch_size=BATCH, verbose=0)
-    assert [c["batches_per_step"] for c in calls] == [1, 5]
-    for given in (5, 1):  # a range test of five batches per rate, or of the batches given: not again
-        calls.clear()
-        with pytest.raises(kclr.CannotChooseError, match="never fell"):
-            kclr.fit_one_cycle(
-                model, X, Y, epochs=1, batch_size=BATCH, verbose=0, range_test={"batches_per_step": given}
-            )
-        assert len(calls) == 1

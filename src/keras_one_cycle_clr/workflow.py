@@ -16,13 +16,12 @@ import keras
 from keras_one_cycle_clr import _checks, _data, _fit_callbacks, hyperparams
 from keras_one_cycle_clr import _keras_compat as compat
 from keras_one_cycle_clr.callbacks import OneCycle
-from keras_one_cycle_clr.one_cycle_choice import CannotChooseError
 from keras_one_cycle_clr.range_test import LrRangeTest, lr_find
 
 # The weight decays a range test tries when `weight_decay=None`.
 DEFAULT_WD_LIST = (0.0, 1e-4, 1e-3, 1e-2)
-# fit_one_cycle's range test reads at most this fraction of the cycle's batches (issue 23: the whole
-# call near 1.25x a plain fit), but never less than one sweep of its learning rates, one batch each.
+# fit_one_cycle's range test sweeps the weight-decay grid only when it reads at most this fraction of
+# the cycle's batches (issue 23: the whole call near 1.25x a plain fit); else one sweep.
 RANGE_TEST_BUDGET = 0.25
 _DEFAULTS = inspect.signature(LrRangeTest).parameters
 # What the range test shares with the training run it configures: the data as `fit` reads it.
@@ -50,15 +49,13 @@ def fit_one_cycle(
     (`lr_find`) runs first on the same data and the same `fit` arguments, over `DEFAULT_WD_LIST`
     when `weight_decay` is None (else that weight decay alone), with the validation data of the fit
     when it has some (`validation_data` as arrays or `validation_split`); the model is restored bit
-    for bit after it. The range test's size follows the cycle's (`range_test_for_cycle`): it reads
-    at most a quarter of the cycle's batches (one sweep of one batch per learning rate at least),
-    with fewer batches per learning rate for a shorter cycle; a cycle too short for the weight-decay
-    grid (under 1,600 batches, 3,200 with validation data) gets one sweep at the optimizer's own
-    weight decay, which the cycle keeps. `range_test` arguments given are used as given. Its
-    result chooses the peak and the weight decay (`RangeTestResult.choose_one_cycle`, the peak for
-    the cycle's length in optimizer steps) and stays reachable as `history.range_test`, which knows
-    the choice the cycle trained with (`history.range_test.plot()` marks that peak); the choice is
-    `history.one_cycle_choice`.
+    for bit after it. A cycle too short for the weight-decay grid (the grid's sweeps would read more
+    than a quarter of the cycle's batches: under 8,000, or 9,600 with validation data) gets one
+    sweep at the optimizer's own weight decay, which the cycle keeps (`range_test_for_cycle`); a
+    `wd_list` in `range_test` is used as given. Its result chooses the peak and the weight decay
+    (`RangeTestResult.choose_one_cycle`, the peak for the cycle's length in optimizer steps) and
+    stays reachable as `history.range_test`, which knows the choice the cycle trained with
+    (`history.range_test.plot()` marks that peak); the choice is `history.one_cycle_choice`.
 
     Every check that does not need the range test's result runs before it (the arguments, the
     other callbacks, an optimizer without momentum given a `momentum_range`); a call that raises
@@ -171,12 +168,10 @@ def range_test_for_fit(model, x, y=None, *, epochs, weight_decay=None, range_tes
     """The range test `fit_one_cycle` runs before a cycle of `epochs` epochs, and its result.
 
     `lr_find` on the data and `fit` arguments of the cycle, with its validation data when it has
-    some, over `DEFAULT_WD_LIST` when `weight_decay` is None (else that weight decay alone), sized to
-    the cycle by `range_test_for_cycle` (what `range_test` leaves unset). When fewer batches per
-    learning rate than `LrRangeTest`'s default ran and the result cannot choose a peak (a sweep too
-    short to train the model stays flat, `CannotChooseError`), the range test runs again with the
-    default's batches per learning rate, unless `range_test` gave them. The model is restored bit
-    for bit after each.
+    some, over `DEFAULT_WD_LIST` when `weight_decay` is None (else that weight decay alone), or one
+    sweep at the optimizer's own weight decay when the cycle is too short for that grid
+    (`range_test_for_cycle`; a `wd_list` in `range_test` is used as given). The model is restored
+    bit for bit after it.
 
     Example:
 
@@ -198,10 +193,6 @@ def range_test_for_fit(model, x, y=None, *, epochs, weight_decay=None, range_tes
 
     Returns:
         A `RangeTestResult`.
-
-    Raises:
-        CannotChooseError: only when the range test was run again and its result cannot choose
-            either; a result is returned otherwise, so `choose_one_cycle` may still raise on it.
     """
     kwargs = dict(range_test or {})
     validation = fit_kwargs.get("validation_data")
@@ -209,98 +200,81 @@ def range_test_for_fit(model, x, y=None, *, epochs, weight_decay=None, range_tes
         kwargs["validation_data"] = tuple(validation[:2])
     elif fit_kwargs.get("validation_split") and "validation_data" not in kwargs:
         kwargs["validation_split"] = fit_kwargs["validation_split"]
-    kwargs = _sized_range_test(kwargs, x, epochs, weight_decay, fit_kwargs)
+    wanted = DEFAULT_WD_LIST if weight_decay is None else (weight_decay,)
+    if "wd_list" not in kwargs:
+        kwargs["wd_list"] = wanted
+        cycle_batches = _cycle_batches(x, epochs, fit_kwargs)
+        if cycle_batches is not None:  # unknown: the grid, as before the budget
+            kwargs["wd_list"] = range_test_for_cycle(
+                cycle_batches,
+                wanted,
+                steps=kwargs.get("steps"),
+                batches_per_step=kwargs.get("batches_per_step"),
+                validation=kwargs.get("validation_data") is not None or bool(kwargs.get("validation_split")),
+            )
     shared = {k: fit_kwargs[k] for k in _SHARED_FIT_ARGUMENTS if k in fit_kwargs}
     verbose = fit_kwargs.get("verbose", "auto") not in (0, False)
     if verbose:
-        dropped = weight_decay is None and not kwargs["wd_list"] and "wd_list" not in (range_test or {})
-        compat.print_msg(_range_test_line(kwargs, weight_decay is None, dropped))
-    result = lr_find(model, x, y, verbose=verbose, **shared, **kwargs)
-    full = _DEFAULTS["batches_per_step"].default
-    if "batches_per_step" in (range_test or {}) or kwargs["batches_per_step"] >= full:
-        return result  # the size given, or the full one
-    try:
-        result.choose_one_cycle()
-    except CannotChooseError as error:
-        kwargs["batches_per_step"] = full
-        if verbose:
-            compat.print_msg(
-                f"fit_one_cycle: {error} Running the range test again with {full} batches per rate."
-            )
-        result = lr_find(model, x, y, verbose=verbose, **shared, **kwargs)
-        result.choose_one_cycle()  # raises again when the longer sweep is flat too
-    return result
+        compat.print_msg(_range_test_line(kwargs, weight_decay is None, len(kwargs["wd_list"]) < len(wanted)))
+    return lr_find(model, x, y, verbose=verbose, **shared, **kwargs)
 
 
-def range_test_for_cycle(cycle_batches, wd_list, *, steps=None, validation=False, keep_wd_list=False):
-    """The weight decays and batches per learning rate of a range test sized to a cycle's budget.
+def range_test_for_cycle(cycle_batches, wd_list, *, steps=None, batches_per_step=None, validation=False):
+    """The weight decays a range test sized to a cycle's budget sweeps.
 
     The range test reads at most `RANGE_TEST_BUDGET` of the cycle's batches, a validation pass
-    counted as one batch per learning rate. Its learning rates stay `steps` (fewer measured worse,
-    BENCHMARKS.md section 5). When the weight decays of `wd_list` cannot each have a sweep of one
-    batch per learning rate, the range test runs one sweep at the optimizer's own weight decay
-    (`wd_list=()`), which the cycle then keeps. The batches per learning rate are as many as the
-    budget then allows, from 1 up to `LrRangeTest`'s default 5. One sweep of one batch per learning
-    rate is the least it runs, whatever the budget.
+    counted as one batch per learning rate: `wd_list` when a sweep for each of its weight decays
+    fits, else one sweep at the optimizer's own weight decay (`wd_list=()`), which the cycle then
+    keeps, whatever the budget. The learning rates and the batches per learning rate stay as given:
+    a range test of fewer of either chose worse peaks on the task suite (BENCHMARKS.md, sections 5
+    and 9), while dropping the weight-decay grid cost little.
 
-        sweeps = len(wd_list) if len(wd_list) * steps * (1 + validation) <= budget else 1
-        batches_per_step = clip(budget // (sweeps * steps) - validation, 1, 5)
+        wd_list if len(wd_list) * steps * (batches_per_step + validation) <= budget else ()
         budget = RANGE_TEST_BUDGET * cycle_batches
 
     Example:
 
-    >>> range_test_for_cycle(10_000, (0.0, 1e-4, 1e-3, 1e-2))
-    {'wd_list': (0.0, 0.0001, 0.001, 0.01), 'batches_per_step': 5}
-    >>> range_test_for_cycle(2_000, (0.0, 1e-4, 1e-3, 1e-2))
-    {'wd_list': (0.0, 0.0001, 0.001, 0.01), 'batches_per_step': 1}
-    >>> range_test_for_cycle(800, (0.0, 1e-4, 1e-3, 1e-2), validation=True)
-    {'wd_list': (), 'batches_per_step': 1}
+    >>> range_test_for_cycle(8_000, (0.0, 1e-4, 1e-3, 1e-2))
+    (0.0, 0.0001, 0.001, 0.01)
+    >>> range_test_for_cycle(7_999, (0.0, 1e-4, 1e-3, 1e-2))
+    ()
+    >>> range_test_for_cycle(8_000, (0.0, 1e-4, 1e-3, 1e-2), validation=True)
+    ()
 
     Args:
         cycle_batches: A Python int >= 1: the batches of the cycle's fit (epochs x steps per epoch).
         wd_list: A sequence of weight decays >= 0: the sweeps wanted (`LrRangeTest`'s `wd_list`).
         steps: A Python int >= 2: the learning rates per sweep, or None for `LrRangeTest`'s default
             (100). Defaults to None.
+        batches_per_step: A Python int >= 1: the batches per learning rate, or None for
+            `LrRangeTest`'s default (5). Defaults to None.
         validation: A Python bool: whether the range test reads a validation loss per learning
             rate. Defaults to False.
-        keep_wd_list: A Python bool: True keeps every sweep of `wd_list` and sizes only the batches
-            per learning rate. Defaults to False.
 
     Returns:
-        A dict of `LrRangeTest` arguments: `wd_list` (a tuple) and `batches_per_step`.
+        A tuple: `wd_list`, or () for one sweep at the optimizer's own weight decay.
     """
     cycle_batches = _checks.check_count("cycle_batches", cycle_batches)
     steps = _DEFAULTS["steps"].default if steps is None else _checks.check_count("steps", steps, minimum=2)
-    wd_list = tuple(wd_list)  # () is one sweep at the optimizer's weight decay, as in LrRangeTest
-    per_learning_rate = int(bool(validation))  # the validation pass, counted as a batch
-    budget = RANGE_TEST_BUDGET * cycle_batches
-    if not keep_wd_list and len(wd_list) > 1 and len(wd_list) * steps * (1 + per_learning_rate) > budget:
-        wd_list = ()  # one sweep, the optimizer's own weight decay
-    batches = int(budget // (max(1, len(wd_list)) * steps)) - per_learning_rate
-    batches = min(max(batches, 1), _DEFAULTS["batches_per_step"].default)
-    return {"wd_list": wd_list, "batches_per_step": batches}
+    if batches_per_step is None:
+        batches_per_step = _DEFAULTS["batches_per_step"].default
+    batches_per_step = _checks.check_count("batches_per_step", batches_per_step)
+    wd_list = tuple(wd_list)
+    per_sweep = steps * (batches_per_step + int(bool(validation)))  # a validation pass counts as a batch
+    if len(wd_list) > 1 and len(wd_list) * per_sweep > RANGE_TEST_BUDGET * cycle_batches:
+        return ()
+    return wd_list
 
 
-def _sized_range_test(kwargs, x, epochs, weight_decay, fit_kwargs):
-    """`range_test`'s arguments with what the user left unset sized to the cycle
-    (`range_test_for_cycle`); the full default range test when the cycle's length is unknown."""
-    wanted = DEFAULT_WD_LIST if weight_decay is None else (weight_decay,)
-    sized = {"wd_list": wanted}
+def _cycle_batches(x, epochs, fit_kwargs):
+    """The batches the cycle's `fit` runs, or None when its input's length is unknown."""
     try:
         per_epoch = fit_kwargs.get("steps_per_epoch")
         per_epoch = per_epoch or _data.steps_per_epoch(x, fit_kwargs.get("batch_size"))
-    except (ValueError, TypeError):  # the fit will say what is wrong with x; no budget to follow
-        per_epoch = None
-    if per_epoch is not None:
-        split = fit_kwargs.get("validation_split") or 0.0  # fit trains on the rest
-        sized = range_test_for_cycle(
-            max(1, int(epochs * per_epoch * (1.0 - split))),
-            kwargs.get("wd_list", wanted),
-            steps=kwargs.get("steps"),
-            validation=kwargs.get("validation_data") is not None or bool(kwargs.get("validation_split")),
-            keep_wd_list="wd_list" in kwargs,
-        )
-    return {**sized, **kwargs}
+    except (ValueError, TypeError):  # the fit will say what is wrong with x
+        return None
+    split = fit_kwargs.get("validation_split") or 0.0  # fit trains on the rest
+    return max(1, int(epochs * per_epoch * (1.0 - split)))
 
 
 def _range_test_line(kwargs, choose_weight_decay, grid_dropped):
