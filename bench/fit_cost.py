@@ -16,7 +16,7 @@ included, side by side in rotating order:
 It prints, per task, the median over rounds of each variant's wall time and of its ratio to
 `plain` in the same round. The target (issue 23): the automatic path at most 1.25x `plain`.
 
-    KERAS_BACKEND=jax .venv/bin/python bench/fit_cost.py --rounds 3
+    KERAS_BACKEND=jax .venv/bin/python bench/fit_cost.py --rounds 5
     KERAS_BACKEND=jax .venv/bin/python bench/fit_cost.py --smoke   # CI: 1 round, 1 epoch, one task
 """
 
