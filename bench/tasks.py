@@ -873,28 +873,24 @@ def curves_record(lrrt, settings):
 
 
 def budget_range_test(model, data, epochs, fit):
-    """`workflow.range_test_for_fit`'s range test, what `fit_one_cycle` runs (its learning rates are
-    `RANGE_TEST`'s): `(result or None, what ran)`, None when it could not choose even after a rerun."""
+    """The range test `fit_one_cycle` runs for this cycle (`workflow.range_test_for_fit`; its learning
+    rates are `RANGE_TEST`'s): `(result, what ran)`, the batches per learning rate of each lr_find."""
     ran = []
     real = workflow.lr_find
 
     def counted(*args, **kwargs):
-        ran.append(kwargs["batches_per_step"])
+        ran.append(kwargs.get("batches_per_step", kclr.LrRangeTest().batches_per_step))
         return real(*args, **kwargs)
 
     workflow.lr_find = counted  # to record the batches per learning rate of each range test it runs
-    settings = {"budget": workflow.RANGE_TEST_BUDGET}
     try:
         lrrt = workflow.range_test_for_fit(
             model, data["x_fit"], data["y_fit"], epochs=epochs, verbose=0, **fit
         )
-    except kclr.CannotChooseError as error:
-        lrrt, settings["error"] = None, str(error)
     finally:
         workflow.lr_find = real
-    settings["sweeps"] = 1 if lrrt is None or not lrrt.wd_list else len(lrrt.wd_list)
-    settings["batches_per_step"] = ran
-    return lrrt, settings
+    sweeps = max(1, len(lrrt.wd_list))
+    return lrrt, {"budget": workflow.RANGE_TEST_BUDGET, "sweeps": sweeps, "batches_per_step": ran}
 
 
 def range_test_ceiling(model, data, epochs, batch_size):
@@ -905,8 +901,6 @@ def range_test_ceiling(model, data, epochs, batch_size):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         lrrt, _ = budget_range_test(model, data, epochs, fit)
-    if lrrt is None:
-        return None
     try:
         choice = lrrt.choose_one_cycle()
     except kclr.CannotChooseError:
@@ -969,11 +963,6 @@ def run_task_seed(task, seed, args, write):
         else:
             lrrt = kclr.lr_find(model, data["x_fit"], data["y_fit"], **fit, **range_test)
     range_seconds = time.perf_counter() - t0
-    if lrrt is None:  # fit_one_cycle would raise CannotChooseError: no auto run to train
-        error = {"peak": None, "wd": None, "error": base["range_test"]["error"]}
-        write({**base, "kind": "range_test", "seconds": range_seconds, "setup_seconds": setup_seconds,
-               "curves": None, "auto": error})  # fmt: skip
-        return
     try:
         choice = lrrt.choose_one_cycle(total_steps=base["steps"])  # what fit_one_cycle would train
         # weight decay None: one sweep at the optimizer's own, 0 here

@@ -330,10 +330,10 @@ def _lowest_loss_learning_rate(lr, losses, sweep):
     if math.isfinite(noise) and fall < FALL_SIGMAS * noise:
         msg = (
             f"The range test cannot choose a one-cycle peak: the smoothed loss of {sweep} never fell "
-            f"more than {fall / noise:.1f} times its noise ({noise:.2g}; a fall of {FALL_SIGMAS:g} "
-            "is needed), so its lowest point, at lr "
-            f"{lrs[lowest]:.3g}, is where the noise put it. A sweep too short to train the model shows "
-            "this: more `batches_per_step` (or `steps`) give the model more batches to learn in."
+            f"more than {fall / noise:.1f} times its noise ({noise:.2g}), where a choice needs a fall "
+            f"of {FALL_SIGMAS:g} times it: its lowest point, at lr {lrs[lowest]:.3g}, is where the "
+            "noise put it. A sweep too short to train the model shows this: more `batches_per_step` "
+            "(or `steps`) give the model more batches to learn in."
         )
         raise CannotChooseError(msg)
     return float(lrs[lowest])

@@ -21,7 +21,8 @@ from keras_one_cycle_clr.range_test import LrRangeTest, lr_find
 # The weight decays a range test tries when `weight_decay=None`.
 DEFAULT_WD_LIST = (0.0, 1e-4, 1e-3, 1e-2)
 # fit_one_cycle's range test sweeps the weight-decay grid only when it reads at most this fraction of
-# the cycle's batches (issue 23: the whole call near 1.25x a plain fit); else one sweep.
+# the cycle's batches, else one sweep (fixed by issue 23's cost target before any run; one sweep of
+# 500 batches still makes short cycles' whole call 1.45-1.73x a plain fit: BENCHMARKS.md section 9).
 RANGE_TEST_BUDGET = 0.25
 _DEFAULTS = inspect.signature(LrRangeTest).parameters
 # What the range test shares with the training run it configures: the data as `fit` reads it.
