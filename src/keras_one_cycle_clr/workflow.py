@@ -67,6 +67,7 @@ def fit_one_cycle(
 
     >>> import keras, numpy as np
     >>> import keras_one_cycle_clr as kclr
+    >>> keras.utils.set_random_seed(0)  # the same example on every run
     >>> model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
     >>> model.compile(keras.optimizers.SGD(momentum=0.9), "mse")
     >>> x, y = np.random.rand(256, 4), np.random.rand(256, 1)
