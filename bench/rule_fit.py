@@ -806,7 +806,7 @@ def settings_table(grids, runs, name, study):
         shared = [s for s in sorted(mine) if s in ours]
         theirs, ours = (shared, shared) if shared else (sorted(mine), ours)
         ran = tests[(g.name, ours[0])].get("range_test", {})
-        if "budget" in ran:  # sweeps x batches per learning rate, "+5" when it ran again
+        if "budget" in ran:  # sweeps x batches per learning rate ("1+5": design 1 ran it again at 5)
             size = f"{ran['sweeps']}x" + "+".join(str(b) for b in ran["batches_per_step"])
         else:
             size = ""
@@ -849,7 +849,7 @@ def settings_table(grids, runs, name, study):
     ]
     header = [
         "task",
-        "seeds",
+        "seeds (default / this size)",
         "sweeps x batches",
         f"rule:{name}, default range test",
         "this size",
