@@ -70,6 +70,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import json
 import math
 import os
@@ -874,23 +875,11 @@ def curves_record(lrrt, settings):
 
 def budget_range_test(model, data, epochs, fit):
     """The range test `fit_one_cycle` runs for this cycle (`workflow.range_test_for_fit`; its learning
-    rates are `RANGE_TEST`'s): `(result, what ran)`, the batches per learning rate of each lr_find."""
-    ran = []
-    real = workflow.lr_find
-
-    def counted(*args, **kwargs):
-        ran.append(kwargs.get("batches_per_step", kclr.LrRangeTest().batches_per_step))
-        return real(*args, **kwargs)
-
-    workflow.lr_find = counted  # to record the batches per learning rate of each range test it runs
-    try:
-        lrrt = workflow.range_test_for_fit(
-            model, data["x_fit"], data["y_fit"], epochs=epochs, verbose=0, **fit
-        )
-    finally:
-        workflow.lr_find = real
-    sweeps = max(1, len(lrrt.wd_list))
-    return lrrt, {"budget": workflow.RANGE_TEST_BUDGET, "sweeps": sweeps, "batches_per_step": ran}
+    rates are `RANGE_TEST`'s): `(result, its size)`, the size as the records say it."""
+    lrrt = workflow.range_test_for_fit(model, data["x_fit"], data["y_fit"], epochs=epochs, verbose=0, **fit)
+    batches = inspect.signature(kclr.LrRangeTest).parameters["batches_per_step"].default  # none given
+    size = {"budget": workflow.RANGE_TEST_BUDGET, "sweeps": max(1, len(lrrt.wd_list))}
+    return lrrt, {**size, "batches_per_step": [batches]}
 
 
 def range_test_ceiling(model, data, epochs, batch_size):
